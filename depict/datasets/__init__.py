@@ -1,0 +1,4 @@
+from .toy import ToyDataset
+from .toy_generator import TOY_CLASSES, generate_toy_dataset
+
+__all__ = ['ToyDataset', 'TOY_CLASSES', 'generate_toy_dataset']

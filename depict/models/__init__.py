@@ -1,0 +1,1 @@
+from . import backbones, decode_heads, layers, losses  # noqa: F401

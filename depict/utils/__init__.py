@@ -1,0 +1,1 @@
+"""Utilities that must not import mmseg's models (they run before it)."""

@@ -1,0 +1,128 @@
+"""Safe checkpoint loading for mmengine checkpoints on torch >= 2.6.
+
+torch >= 2.6 unpickles with ``weights_only=True``: only tensors, containers and
+allow-listed globals may appear in a file. A full mmengine checkpoint also holds
+the message hub (``HistoryBuffer`` objects wrapping numpy arrays, numpy scalars
+such as the ``eta`` float64), so ``load_from``, ``--resume`` and ``tools/test.py``
+fail out of the box. This module
+
+* allow-lists exactly those globals (:data:`CHECKPOINT_GLOBALS`), never turning
+  the check off;
+* makes ``HistoryBuffer`` pickle through its constructor. By default it pickles
+  its table of bound statistics methods, which pickle writes as
+  ``builtins.getattr(HistoryBuffer, 'mean')``; ``getattr`` is a classic pickle
+  gadget and must not be allow-listed, so checkpoints written with depict
+  imported do not contain it;
+* replaces mmengine's local-file loader with one that loads with
+  ``weights_only=True`` explicitly and, when a file holds any other global,
+  refuses it with an error naming the global(s).
+"""
+import os.path as osp
+import pickle
+import re
+from typing import Callable, Optional, Union
+
+import torch
+
+__all__ = ['CHECKPOINT_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loading',
+           'load_local_checkpoint']
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint pickles a global that is not on the allow-list."""
+
+
+def _checkpoint_globals() -> list[Union[Callable, tuple[Callable, str]]]:
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    reconstruct, scalar = multiarray._reconstruct, multiarray.scalar
+    # numpy 2 rebuilds a dtype as an instance of its DType class: the numeric ones.
+    numeric_dtypes = sorted({type(np.dtype(code)) for code in '?bhilqBHILQefdgFDG'},
+                            key=lambda cls: cls.__name__)
+    return [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        *numeric_dtypes,
+        reconstruct,
+        scalar,
+        # A 0-length numpy buffer is pickled (protocol 2) as ``bytes()``.
+        bytes,
+        # The same callables as named by numpy 1.x, so that checkpoints written
+        # with numpy 1 load under numpy 2 and vice versa.
+        (reconstruct, 'numpy.core.multiarray._reconstruct'),
+        (scalar, 'numpy.core.multiarray.scalar'),
+        (reconstruct, 'numpy._core.multiarray._reconstruct'),
+        (scalar, 'numpy._core.multiarray.scalar'),
+    ]
+
+
+#: Globals allow-listed for ``weights_only`` loading: what mmengine 0.10.7
+#: checkpoints contain (message hub and numpy values), nothing else.
+CHECKPOINT_GLOBALS: list = []
+
+
+def _qualname(obj: Union[Callable, tuple[Callable, str]]) -> str:
+    if isinstance(obj, tuple):
+        return obj[1]
+    return f'{obj.__module__}.{obj.__qualname__}'
+
+
+def _reduce_history_buffer(buffer):
+    # Rebuild through the constructor: the pickle then names only HistoryBuffer
+    # and numpy arrays, not the bound statistics methods (see module docstring).
+    return (type(buffer), (buffer._log_history, buffer._count_history,
+                           buffer.max_length))
+
+
+def load_local_checkpoint(filename: str, map_location: Optional[Union[str, Callable]] = None):
+    """Loads a local checkpoint with ``weights_only=True``.
+
+    Registered as mmengine's loader for local paths, so every mmengine and
+    mmseg entry point (``load_from``, ``resume``, ``init_model``) goes through it.
+
+    Raises:
+        FileNotFoundError: ``filename`` does not exist.
+        UnsafeCheckpointError: the file pickles a global outside
+            :data:`CHECKPOINT_GLOBALS`; the message names it.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} can not be found: check the path '
+                                '(load_from, --resume or the CHECKPOINT argument)')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        try:
+            found = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+        except Exception:  # legacy (non-zip) format: fall back to torch's message
+            found = []
+        allowed = {_qualname(obj) for obj in CHECKPOINT_GLOBALS}
+        foreign = sorted(name for name in found if name not in allowed)
+        if not foreign:  # e.g. an instance of a class that is not allow-listed
+            foreign = re.findall(r"GLOBAL ([\w.]+)|got <class '([\w.]+)'>", str(err))
+            foreign = sorted({a or b for a, b in foreign})
+        names = ', '.join(foreign) if foreign else 'objects outside the allow-list'
+        raise UnsafeCheckpointError(
+            f'Refusing to load {filename}: it pickles {names}, which is not on the '
+            'allow-list of globals found in mmengine checkpoints (weights_only=True). '
+            'If you trust this file, re-save only its tensors, e.g. '
+            "torch.save({'state_dict': ckpt['state_dict'], 'meta': {}}, path) after "
+            'loading it yourself with weights_only=False.') from err
+
+
+def install_safe_checkpoint_loading() -> None:
+    """Allow-lists :data:`CHECKPOINT_GLOBALS` and registers the local loader."""
+    import copyreg
+
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner import CheckpointLoader
+
+    if not CHECKPOINT_GLOBALS:
+        CHECKPOINT_GLOBALS.extend(_checkpoint_globals())
+    if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
+        torch.serialization.add_safe_globals(CHECKPOINT_GLOBALS)
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)

@@ -1,0 +1,69 @@
+"""Installs the ``depict`` package: decoders for plain-ViT semantic segmentation
+on mmsegmentation 1.x.
+
+``pip install -e .`` installs what training and testing need; the extras are
+``[tests]`` (the test suite) and ``[tools]`` (FLOP counting, the official
+Cityscapes evaluator, corruption robustness, TensorBoard, plots).
+
+mmsegmentation 1.2.2 needs ``mmcv<2.2``, whose compiled ops do not build against
+current PyTorch, so the default requirement is ``mmcv-lite`` and ``depict``
+supplies pure-PyTorch fallbacks for the few ops mmseg imports. If you already
+have the compiled ``mmcv`` (for example on an older PyTorch), install with
+``DEPICT_FULL_MMCV=1 pip install -e .`` so that pip requires ``mmcv`` instead of
+overwriting it with ``mmcv-lite``; the compiled ops are then used untouched.
+"""
+import os
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements(path: Path) -> list[str]:
+    """Requirement lines of ``path``, comments and blank lines dropped."""
+    lines = (line.split('#', 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def version() -> str:
+    text = (HERE / 'depict' / 'version.py').read_text()
+    return re.search(r"__version__ = '([^']+)'", text).group(1)
+
+
+install_requires = read_requirements(HERE / 'requirements.txt')
+if os.environ.get('DEPICT_FULL_MMCV', '0') == '1':
+    install_requires = [
+        'mmcv>=2.0.0rc4,<2.2.0' if req.startswith('mmcv-lite') else req
+        for req in install_requires
+    ]
+
+extras_require = {
+    'tests': ['pytest>=7'],
+    'tools': [
+        'fvcore',
+        'cityscapesscripts',
+        'imagecorruptions',
+        'tensorboard',
+        'matplotlib',
+        # cityscapesscripts and imagecorruptions still import pkg_resources.
+        'setuptools<81',
+    ],
+}
+extras_require['all'] = sorted({r for reqs in extras_require.values() for r in reqs})
+
+setup(
+    name='depict',
+    version=version(),
+    description='Transformer decoders for semantic segmentation on plain ViTs '
+    '(DEPICT, SegViT ATM, representation separation) on mmsegmentation 1.x',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.9',
+    packages=find_packages(include=['depict', 'depict.*']),
+    install_requires=install_requires,
+    extras_require=extras_require,
+    zip_safe=False,
+)

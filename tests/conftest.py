@@ -1,0 +1,58 @@
+"""Shared fixtures: the package is imported once (registration + compat layer)."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import depict  # noqa: F401  registers depict's modules, applies the compat layer
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_CONFIG = osp.join(REPO, 'configs', 'segmenter',
+                      'segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py')
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def tiny_toy_root(tmp_path_factory) -> str:
+    """A small toy dataset (16 train / 4 val images) for end-to-end runs."""
+    from depict.datasets import generate_toy_dataset
+    return generate_toy_dataset(str(tmp_path_factory.mktemp('data') / 'toy'),
+                                num_train=16, num_val=4, seed=1)
+
+
+def fast_cfg_options(data_root: str, iters: int = 4) -> list[str]:
+    """--cfg-options that make a toy config run in seconds."""
+    opts = [
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'default_hooks.checkpoint.interval={iters}', 'default_hooks.logger.interval=1',
+        'train_dataloader.batch_size=2',
+    ]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
+                 f'{loader}.dataset.data_root={data_root}']
+    return opts
+
+
+def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
+             timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Runs a command line (a tool) and returns it; fails with its output."""
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    full_env.update(env or {})
+    proc = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{" ".join(args)} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
+    return proc
+
+
+PYTHON = sys.executable

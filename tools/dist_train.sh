@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Multi-process training with torchrun: tools/dist_train.sh CONFIG GPUS [train.py args]
+# Environment: NNODES (1), NODE_RANK (0), PORT (29500), MASTER_ADDR (127.0.0.1).
+# Without CUDA, GPUS processes train on the CPU (gloo backend).
+set -euo pipefail
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$HERE/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"

@@ -1,0 +1,86 @@
+"""Train a segmentor: ``python tools/train.py CONFIG [options]``.
+
+mmseg's ``tools/train.py`` with what this project needs on top: ``--resume``
+takes an optional checkpoint, and multi-process runs work without CUDA
+(gloo; see :mod:`depict.engine.dist`).
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto', default=None, metavar='CKPT',
+        help='resume training: bare, from the latest checkpoint in the work dir; '
+        'with a path, from that checkpoint')
+    parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100 '
+        'optim_wrapper.optimizer.lr=0.01 (lists as key="[a,b]")')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > config > config file name.
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in the config.',
+                      logger='current', level=logging.WARNING)
+        elif wrapper != 'OptimWrapper':
+            raise ValueError(f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper}')
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume is not None:
+        cfg.resume = True
+        if args.resume != 'auto':
+            if not osp.isfile(args.resume):
+                raise FileNotFoundError(f'--resume checkpoint {args.resume} does not exist')
+            cfg.load_from = args.resume
+        # bare --resume: mmengine finds the latest checkpoint in work_dir.
+
+    # The config's custom_imports has already imported (and registered) depict;
+    # the tool only borrows two helpers from it.
+    from depict.engine import check_data_roots, setup_cpu_distributed
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
+    if runner is None:
+        from mmseg.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
