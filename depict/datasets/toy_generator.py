@@ -154,9 +154,9 @@ def render_toy_scene(rng: np.random.Generator, height: int = 96,
     label = np.where(below, GROUND, SKY).astype(np.uint8)
 
     outlines = np.zeros((height, width), dtype=bool)
-    for _ in range(rng.integers(2, 6)):
+    for _ in range(rng.integers(2, 5)):
         kind = rng.choice(['ball', 'balloon', 'ring', 'tent', 'box'])
-        radius = rng.uniform(0.08, 0.2) * min(height, width)
+        radius = rng.uniform(0.12, 0.28) * min(height, width)
         cy, cx = rng.uniform(radius, height - radius), rng.uniform(radius, width - radius)
         if kind == 'ball':
             mask, texture, cls = _disc(ys, xs, cy, cx, radius), 'stripes', BALL

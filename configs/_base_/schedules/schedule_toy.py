@@ -1,6 +1,6 @@
 # The toy schedule shared by every toy config: training from scratch, so AdamW
 # with a short warm-up rather than a paper's fine-tuning recipe.
-optimizer = dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01)
+optimizer = dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=0.01)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=100),
