@@ -45,7 +45,10 @@ def fast_cfg_options(data_root: str, iters: int = 4) -> list[str]:
 def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
              timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Runs a command line (a tool) and returns it; fails with its output."""
-    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    # The interpreter's bin first, so that scripts calling `python` (dist_train.sh)
+    # run the same environment as the tests.
+    path = os.pathsep.join([osp.dirname(sys.executable), os.environ.get('PATH', '')])
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore', PATH=path)
     full_env.update(env or {})
     proc = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
