@@ -9,6 +9,7 @@ import logging
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -57,9 +58,14 @@ def main() -> None:
                       logger='current', level=logging.WARNING)
         elif wrapper != 'OptimWrapper':
             raise ValueError(f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper}')
-        else:
+        elif torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            # mmengine's AmpOptimWrapper needs an accelerator; bf16 autocast on
+            # the CPU needs no loss scaling.
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
     if args.resume is not None:
         cfg.resume = True

@@ -175,3 +175,14 @@ def test_label_out_of_range_is_named(tiny_toy_root, tmp_path):
     _fails_with([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
                  *fast_cfg_options(root, iters=2)],
                 r'label out of range in .*toy_training_\d+\.png.*\[41\]', 'reduce_zero_label')
+
+
+def test_amp_training_runs_on_cpu(tiny_toy_root, tmp_path):
+    """--amp picks bf16 autocast where mmengine's AmpOptimWrapper needs a GPU."""
+    proc = run_tool([PYTHON, TRAIN, TOY_CONFIG, '--amp', '--work-dir', str(tmp_path),
+                     '--cfg-options', *fast_cfg_options(tiny_toy_root, iters=2)])
+    log = proc.stdout + proc.stderr
+    expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'AutocastOptimWrapper'
+    assert expected in log
+    loss = float(re.search(r'Iter\(train\) \[2/2\].*? loss: ([0-9.]+)', log).group(1))
+    assert np.isfinite(loss)
