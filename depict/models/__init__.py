@@ -1,1 +1,1 @@
-from . import backbones, decode_heads, layers, losses  # noqa: F401
+from . import backbones, decode_heads, layers, losses, segmentors  # noqa: F401
