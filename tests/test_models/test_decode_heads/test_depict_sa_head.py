@@ -72,7 +72,8 @@ def explicit_sa_forward(head, feats):
         for i in range(k):
             p_i = layer.attn.proj[i * p:(i + 1) * p]
             w_i = x @ p_i.T
-            update = update + torch.softmax(w_i @ w_i.transpose(1, 2) / math.sqrt(p), -1) @ w_i @ p_i
+            attn = torch.softmax(w_i @ w_i.transpose(1, 2) / math.sqrt(p), -1)
+            update = update + attn @ w_i @ p_i
         tokens = tokens + layer.attn.eta * update
     tokens = head.decoder_norm(tokens)
     z, e = tokens[:, :h * w], tokens[:, h * w:]
