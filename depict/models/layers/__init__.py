@@ -1,3 +1,8 @@
 from .attention import MultiheadAttention, attention, merge_heads, split_heads
+from .coding_rate_attention import (MSCA, MSSA, MSCALayer, MSSALayer, SubspaceAttention,
+                                    subspace_attention)
 
-__all__ = ['MultiheadAttention', 'attention', 'merge_heads', 'split_heads']
+__all__ = [
+    'MultiheadAttention', 'attention', 'merge_heads', 'split_heads', 'MSSA', 'MSCA',
+    'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention'
+]
