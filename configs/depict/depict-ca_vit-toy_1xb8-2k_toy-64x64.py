@@ -2,8 +2,7 @@
 # same-seed toy comparison with the Segmenter toy config (same _base_ list, dataset,
 # schedule and backbone; only the model part differs). The head uses the toy width
 # and K = 2, p = 32 (K*p = d = 64), MSCA K = 2, p = 16, the official 3 layers.
-# cls_emb is kept out of weight decay as in every DEPICT config (the toy schedule's
-# AdamW has wd 0.01, so it matters here).
+# cls_emb is kept out of weight decay by the shared toy schedule (AdamW, wd 0.01).
 _base_ = [
     '../_base_/models/depict-ca_vit-l16.py', '../_base_/models/vit-toy.py',
     '../_base_/datasets/toy.py', '../_base_/default_runtime.py',
@@ -22,4 +21,3 @@ model = dict(
         cross_num_heads={{_base_.toy_heads}},
         cross_head_dims=16,
     ))
-optim_wrapper = dict(paramwise_cfg={{_base_.depict_paramwise_cfg}})
