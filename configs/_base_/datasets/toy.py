@@ -13,72 +13,27 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs')
 ]
-# Evaluation protocols as in the real dataset bases (docs/protocols.md); the
-# toy images have the test size, so the definitions differ only in name here.
-test_scale = (128, 96)
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 96), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs')
+]
 img_ratios = [0.75, 1.0, 1.25]
-window = slide_test_cfg['crop_size']
-flip_aug = [
-    dict(type='RandomFlip', prob=0., direction='horizontal'),
-    dict(type='RandomFlip', prob=1., direction='horizontal')
-]
-test_pipeline_mmseg = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs')
-]
-test_pipeline_paper = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='UpscaleToWindow', window_size=window),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs')
-]
-tta_pipeline_mmseg = [
+tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
             [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
-            flip_aug,
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
-            [dict(type='PackSegInputs')],
-        ])
-]
-tta_pipeline_mmseg0x = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
             [
-                dict(type='Resize', keep_ratio=True,
-                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
-                for r in img_ratios
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            flip_aug,
             [dict(type='LoadAnnotations', reduce_zero_label=True)],
             [dict(type='PackSegInputs')],
         ])
 ]
-tta_pipeline_paper = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', keep_ratio=True,
-                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
-                for r in img_ratios
-            ],
-            [dict(type='UpscaleToWindow', window_size=window)],
-            flip_aug,
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
-            [dict(type='PackSegInputs')],
-        ])
-]
-test_pipeline = test_pipeline_paper
-tta_pipeline = tta_pipeline_paper
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,
