@@ -81,6 +81,12 @@ model = dict(
         embed_dims={{{{_base_.toy_width}}}},
         num_heads={{{{_base_.toy_heads}}}},
         num_classes={{{{_base_.toy_num_classes}}}}))
+{extra}
+'''
+# Cityscapes also evaluates with the official script inside the test loop.
+CITYSCAPES_EVALUATORS = '''
+test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
+                  dict(type='CityscapesOfficialMetric')]
 '''
 
 DATASETS = {
@@ -152,8 +158,9 @@ def trained(request, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp(name)
     data_root = _prepare(name, root)
     config = root / f'segmenter-toy_{name}.py'
+    extra = CITYSCAPES_EVALUATORS if name == 'cityscapes' else ''
     config.write_text(CONFIG.format(bases=BASES, dataset_base=spec['base'],
-                                    reduce=spec['reduce']))
+                                    reduce=spec['reduce'], extra=extra))
     # The prepared data passes the checker (train and val).
     for split in ('train', 'val'):
         assert _run('tools/misc/check_dataset.py', [str(config), '--split', split]
@@ -198,9 +205,12 @@ def test_test_writes_benchmark_predictions(trained):
             assert values.shape == np.array(Image.open(gt)).shape
             assert set(np.unique(values)) <= {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24,
                                               25, 26, 27, 28, 31, 32, 33}
-        # The number tools/test.py printed is the official evaluator's.
+        # The number tools/test.py printed is the official evaluator's, run
+        # on the --out files and inside the loop (CityscapesOfficialMetric).
         official = evaluate_official(preds, gts)
         assert abs(metrics['mIoU'] / 100 - official['mIoU']) <= 1e-4
+        assert abs(metrics['cityscapes/mIoU'] / 100 - official['mIoU']) <= 1e-6
+        assert 'cityscapes/iIoU' in metrics
         return
     if name == 'pascal_context':
         ids = open(osp.join(trained['data_root'], 'ImageSets', 'SegmentationContext',
