@@ -18,6 +18,7 @@ validation loop and reports the class mIoU, iIoU and the category scores.
 """
 import contextlib
 import copy
+import glob
 import io
 import os
 import os.path as osp
@@ -35,7 +36,7 @@ from mmseg.registry import METRICS
 
 from .formats import write_prediction
 
-__all__ = ['evaluate_official', 'CityscapesOfficialMetric']
+__all__ = ['evaluate_official', 'evaluate_folder', 'CityscapesOfficialMetric']
 
 
 class _NumpyWithIn1d(types.ModuleType):
@@ -164,3 +165,29 @@ class CityscapesOfficialMetric(BaseMetric):
         scores = evaluate_official(pred_files, gt_files, instance_level=self.instance_level)
         return {key: round(float(scores[key]) * 100, 4)
                 for key in ('mIoU', 'iIoU', 'mIoU_category', 'iIoU_category')}
+
+
+def evaluate_folder(pred_dir: str, gt_dir: str, *, instance_level: bool = True) -> dict:
+    """Scores a folder of predictions against ``gtFine/<split>``.
+
+    Pairs like the official script: the prediction of
+    ``<city>_<seq>_<frame>_gtFine_labelIds.png`` is the one file
+    ``<city>_<seq>_<frame>*.png`` anywhere under ``pred_dir``.
+    """
+    gt_files = sorted(glob.glob(osp.join(gt_dir, '*', '*_gtFine_labelIds.png')))
+    if not gt_files:
+        raise FileNotFoundError(f'no <city>/*_gtFine_labelIds.png under {gt_dir}')
+    by_frame: dict[str, list[str]] = {}
+    for path in glob.glob(osp.join(pred_dir, '**', '*.png'), recursive=True):
+        frame = '_'.join(osp.basename(path).split('_')[:3])
+        by_frame.setdefault(frame, []).append(path)
+    pred_files = []
+    for gt in gt_files:
+        frame = osp.basename(gt)[:-len('_gtFine_labelIds.png')]
+        found = by_frame.get(frame, [])
+        if len(found) != 1:
+            raise FileNotFoundError(f'{len(found)} predictions for {frame} under {pred_dir} '
+                                    '(expected exactly one <frame>*.png)')
+        pred_files.append(found[0])
+    return evaluate_official(pred_files, gt_files, instance_level=instance_level)
+

@@ -130,3 +130,24 @@ def test_official_errors_are_exceptions_not_exits(release, tmp_path):
     Image.fromarray(np.full(sample['pred'].shape, 200, np.uint8)).save(bad)
     with pytest.raises((RuntimeError, IndexError)):
         evaluate_official([str(bad)], [sample['gt_label_ids']], instance_level=False)
+
+
+def test_folder_command_line(release, tmp_path, capsys):
+    """python tools/misc/eval_cityscapes.py PRED_DIR gtFine/val"""
+    spec = importlib.util.spec_from_file_location(
+        'eval_cityscapes', osp.join(REPO, 'tools', 'misc', 'eval_cityscapes.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    main = tool.main
+
+    samples = release['samples']
+    for sample in samples:
+        write_prediction(sample['pred'], sample['img_path'], str(tmp_path), 'cityscapes')
+    assert main([str(tmp_path), osp.join(release['root'], 'gtFine', 'val')]) == 0
+    lines = dict(line.rsplit(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    _, _, miou = _mmseg_iou(samples)
+    assert abs(float(lines['mIoU']) - 100 * miou) < 0.006
+    assert 'road' in lines and 'train' not in lines  # NaN classes are not listed
+    (tmp_path / f'{osp.basename(samples[0]["img_path"])[:-4]}_copy.png').write_bytes(b'')
+    with pytest.raises(FileNotFoundError, match='2 predictions'):
+        main([str(tmp_path), osp.join(release['root'], 'gtFine', 'val')])

@@ -29,8 +29,7 @@ split the PASCAL Context paper annotated (4998 train / 5105 val images). The
 Detail API's split, which mmseg's and Segmenter's preparations (via
 PyTorch-Encoding) use, drops three of those images (4996 / 5104); pass
 ``--split-dir DIR`` with that split's ``train.txt`` / ``val.txt`` to use it
-exactly. Three images of 5105 move a validation mIoU by far less than its
-run-to-run noise.
+exactly.
 """
 import argparse
 import os
