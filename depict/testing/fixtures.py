@@ -33,7 +33,7 @@ The module lives in the package (not under ``tests/``) so that it is importable
 from any test file without path tricks, by other helpers' tests (analysis
 tools need a Cityscapes-format dataset too), and from the command line::
 
-    python -m depict.testing.fixtures cityscapes data/mini/cityscapes
+    python -m depict.testing cityscapes data/mini/cityscapes
 """
 import json
 import os
