@@ -2,6 +2,11 @@
 
 Prints the per-class IoU table and aAcc / mIoU / mAcc. ``--tta`` runs
 multi-scale + flip testing with the config's ``tta_pipeline`` and ``tta_model``.
+``--out DIR`` also writes every prediction as a PNG in the format of the
+benchmark's server / official evaluator (Cityscapes: ``*_leftImg8bit.png`` with
+label ids; ADE20K, PASCAL Context: label maps with ``reduce_zero_label``
+undone); with ``--format-only`` nothing is evaluated, for test splits without
+annotations.
 """
 import argparse
 import os
@@ -16,8 +21,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for the metrics JSON and logs')
-    parser.add_argument('--out', help='directory to write the predicted label maps to '
-                        '(PNG, for offline evaluation)')
+    parser.add_argument('--out', help='directory to write the predictions to, as the '
+                        'benchmark server / official evaluator reads them (Cityscapes: '
+                        'label-id *_leftImg8bit.png; others: label-map PNGs)')
+    parser.add_argument('--format-only', action='store_true',
+                        help='with --out: only write predictions; evaluate nothing and load '
+                        'no annotations (test splits)')
     parser.add_argument('--show', action='store_true', help='show predictions')
     parser.add_argument('--show-dir', help='directory to save painted predictions to')
     parser.add_argument('--wait-time', type=float, default=2, help='--show interval (s)')
@@ -70,8 +79,10 @@ def main() -> None:
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        from depict.evaluation import add_prediction_writer
+        add_prediction_writer(cfg, args.out, format_only=args.format_only)
+    elif args.format_only:
+        raise ValueError('--format-only needs --out DIR')
 
     # Registered already through the config's custom_imports; helpers only.
     from depict.engine import check_data_roots, setup_cpu_distributed

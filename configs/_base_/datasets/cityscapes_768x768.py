@@ -12,4 +12,74 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs')
 ]
+
+# ---- Evaluation protocols: as in cityscapes.py (docs/protocols.md) ------------
+# With a 768 window the papers' 0.5x view (512x1024) is upsampled to 768x1536.
+test_scale = (2048, 1024)
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+window = slide_test_cfg['crop_size']
+flip_aug = [
+    dict(type='RandomFlip', prob=0., direction='horizontal'),
+    dict(type='RandomFlip', prob=1., direction='horizontal')
+]
+test_pipeline_mmseg = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+test_pipeline_paper = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='UpscaleToWindow', window_size=window),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+tta_pipeline_mmseg = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+            flip_aug,
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ])
+]
+tta_pipeline_mmseg0x = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', keep_ratio=True,
+                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
+                for r in img_ratios
+            ],
+            flip_aug,
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ])
+]
+tta_pipeline_paper = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', keep_ratio=True,
+                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
+                for r in img_ratios
+            ],
+            [dict(type='UpscaleToWindow', window_size=window)],
+            flip_aug,
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ])
+]
+test_pipeline = test_pipeline_paper
+tta_pipeline = tta_pipeline_paper
+
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,3 @@
+from .test_time import UpscaleToWindow
+
+__all__ = ['UpscaleToWindow']

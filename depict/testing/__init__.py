@@ -1,0 +1,6 @@
+"""Test support: miniature benchmark releases in their official raw formats."""
+from .fixtures import (expected_pascal_context_labels, make_ade20k_release,
+                       make_cityscapes_release, make_pascal_context_release)
+
+__all__ = ['make_cityscapes_release', 'make_pascal_context_release', 'make_ade20k_release',
+           'expected_pascal_context_labels']
