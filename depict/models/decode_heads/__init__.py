@@ -1,1 +1,3 @@
+from .repsep_head import RepSepHead
 
+__all__ = ['RepSepHead']
