@@ -12,9 +12,9 @@ released; the operators here are our reconstruction (``docs/repsep.md``):
   layer's local discrepancy and accumulates it in a c-channel convolutional
   state (one-way: the transformer tokens are never modified, hence
   "decoupled");
-* every backbone output taken at or after the first LSB gets the state added
-  back at the transformer width: ``F_i = X_i + W_i · LN(L)``, so any decode
-  head (Segmenter's, ours, DEPICT's, SegViT's) receives it without changes.
+* the deepest backbone output (or each of ``fuse_indices``) gets the state
+  added back at the transformer width: ``F_i = X_i + W_i · LN(L)``, so any
+  decode head (Segmenter's, ours, DEPICT's, SegViT's) receives it unchanged.
 """
 from typing import Optional, Sequence
 
@@ -100,13 +100,19 @@ class TwoPathwayVisionTransformer(VisionTransformer):
         local_kernel_size: Odd window of the LSBs' discrepancy filter and
             depthwise convolution.
         local_mlp_ratio: MLP ratio of the LSBs' refinement.
+        fuse_indices: Backbone outputs (layer indices, a subset of
+            ``out_indices`` at or after the first LSB) that receive the pathway.
+            Defaults to the deepest output only: a head that reads one output
+            (Segmenter, ours, DEPICT) then has no unused parameters (DDP);
+            multi-level heads (SegViT) may list all the levels they read.
         **kwargs: Arguments of :class:`VisionTransformer` (``num_layers``,
             ``embed_dims``, ``out_indices``, ``init_cfg``/``pretrained``...).
     """
 
     def __init__(self, *, with_local_pathway: bool = True,
                  lsb_indices: Optional[Sequence[int]] = None, local_channels: int = 256,
-                 local_kernel_size: int = 3, local_mlp_ratio: int = 4, **kwargs) -> None:
+                 local_kernel_size: int = 3, local_mlp_ratio: int = 4,
+                 fuse_indices: Optional[Sequence[int]] = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.with_local_pathway = with_local_pathway
         if not with_local_pathway:
@@ -120,11 +126,22 @@ class TwoPathwayVisionTransformer(VisionTransformer):
             raise ValueError(f'lsb_indices={lsb_indices} must be distinct transformer layer '
                              f'indices in [0, {num_layers}) (0-based, num_layers={num_layers})')
         self.lsb_indices = tuple(sorted(lsb_indices))
-        fuse_indices = tuple(i for i in self.out_indices if i >= self.lsb_indices[0])
-        if not fuse_indices:
-            raise ValueError(f'No output in out_indices={tuple(self.out_indices)} is at or after '
-                             f'the first LSB (layer {self.lsb_indices[0]}), so the local pathway '
-                             'would never reach the decoder: lower lsb_indices.')
+        out_indices = tuple(self.out_indices)
+        if max(out_indices) < self.lsb_indices[0]:
+            raise ValueError(f'No output in out_indices={out_indices} is at or after the first '
+                             f'LSB (layer {self.lsb_indices[0]}), so the local pathway would '
+                             'never reach the decoder: lower lsb_indices.')
+        fuse_indices = (max(out_indices), ) if fuse_indices is None else tuple(fuse_indices)
+        bad = [i for i in fuse_indices if i not in out_indices or i < self.lsb_indices[0]]
+        if not fuse_indices or bad:
+            raise ValueError(f'fuse_indices={fuse_indices} must be a non-empty subset of '
+                             f'out_indices={out_indices} at or after the first LSB '
+                             f'(layer {self.lsb_indices[0]}); bad: {bad}')
+        dead = [i for i in self.lsb_indices if i > max(fuse_indices)]
+        if dead:
+            raise ValueError(f'LSBs after layers {dead} run after the last fused output '
+                             f'(layer {max(fuse_indices)}) and never reach the decoder: drop '
+                             'them from lsb_indices or fuse a deeper output.')
         self.local_pathway = LocalPathway(
             embed_dims=self.cls_token.shape[-1], channels=local_channels,
             lsb_indices=self.lsb_indices, fuse_indices=fuse_indices,
@@ -154,8 +171,8 @@ class TwoPathwayVisionTransformer(VisionTransformer):
         return out
 
     def forward(self, inputs: Tensor) -> tuple:
-        """Same outputs as VisionTransformer; the pathway is added to the
-        outputs at or after the first LSB. Works for any (H, W) (non-square,
+        """Same outputs as VisionTransformer; the pathway state is added to the
+        outputs listed in ``fuse_indices``. Works for any (H, W) (non-square,
         not multiples of the patch size: the patch embedding pads)."""
         if not self.with_local_pathway:
             return super().forward(inputs)

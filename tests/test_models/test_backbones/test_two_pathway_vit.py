@@ -69,7 +69,7 @@ def test_plain_vit_state_dict_loads_into_the_transformer_pathway():
     new_keys = sorted(k for k in wrapper.state_dict() if k.startswith('local_pathway.'))
     assert sorted(result.missing_keys) == new_keys
     assert {k.split('.')[1] + '.' + k.split('.')[2] for k in new_keys} == {
-        'blocks.0', 'blocks.2', 'fuse_norms.1', 'fuse_norms.2', 'fuse_projs.1', 'fuse_projs.2'}
+        'blocks.0', 'blocks.2', 'fuse_norms.2', 'fuse_projs.2'}
     for key, value in plain.state_dict().items():
         torch.testing.assert_close(wrapper.state_dict()[key], value)
 
@@ -93,11 +93,15 @@ def test_pretrained_checkpoint_through_init_cfg(tmp_path):
     torch.testing.assert_close(kernel, expected)
 
 
-def test_every_parameter_gets_a_gradient():
-    model = build()
+@pytest.mark.parametrize('fuse_indices', [None, (1, 2)])
+def test_every_parameter_gets_a_gradient_from_the_outputs_read(fuse_indices):
+    """By default only the deepest output is fused: a head reading that output
+    alone leaves no parameter unused (DDP without find_unused_parameters)."""
+    model = build(fuse_indices=fuse_indices)
     model.train()
     outs = model(torch.randn(2, 3, 24, 40))
-    sum(out.square().mean() for out in outs).backward()
+    read = outs[-1:] if fuse_indices is None else outs
+    sum(out.square().mean() for out in read).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
         if name.startswith('local_pathway.'):
@@ -119,3 +123,7 @@ def test_bad_arguments_are_reported():
         build(lsb_indices=(1, 1))
     with pytest.raises(ValueError, match='never reach the decoder'):
         build(lsb_indices=(2, ), out_indices=(0, 1))
+    with pytest.raises(ValueError, match='never reach the decoder'):
+        build(lsb_indices=(0, 2), out_indices=(1, 2), fuse_indices=(1, ))
+    with pytest.raises(ValueError, match='fuse_indices'):
+        build(lsb_indices=(1, ), out_indices=(0, 1, 2), fuse_indices=(0, 2))
