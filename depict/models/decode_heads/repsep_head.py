@@ -175,17 +175,18 @@ class RepSepHead(SegmenterMaskTransformerHead):
         x = self.decoder_norm(x)
         patches, classes = x[:, :-num_classes], x[:, -num_classes:]  # (B, h*w, D), (B, C, D)
 
-        if self.with_sasm:
+        if self.with_sasm:  # Ẑ ← Ẑ + s ⊙ g ⊙ (Ẑ − μ_k(Ẑ)), after the last attention
             patches = self.sasm(patches, (h, w))
 
         attn_logits = []
         need_logits = with_aux and self.loss_dca_attn is not None
-        if self.with_dca:
+        if self.with_dca:  # R ← R + MHA(LN(R), LN(Ẑ)); R ← R + FFN(LN(R)); R ← LN(R)
             for layer in self.dca_layers:
                 classes, logits = layer(classes, patches, return_logits=need_logits)
                 attn_logits.append(logits)
             classes = self.dca_norm(classes)
 
+        # Segmenter's masks: M = LN_C( n(Ẑ P_p) · n(R P_c)ᵀ )
         patch_feats = F.normalize(self.patch_proj(patches), dim=2, p=2)  # (B, h*w, D)
         class_feats = F.normalize(self.classes_proj(classes), dim=2, p=2)  # (B, C, D)
         masks = torch.einsum('bnd,bcd->bnc', patch_feats, class_feats)
