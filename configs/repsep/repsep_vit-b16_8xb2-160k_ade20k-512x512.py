@@ -12,8 +12,10 @@ crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     pretrained='data/pretrain/vit_base_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(img_size=crop_size, embed_dims=768, num_layers=12, num_heads=12, drop_path_rate=0.3),
-    decode_head=dict(in_channels=768, channels=768, embed_dims=768, num_heads=12, num_classes=150),
+    backbone=dict(
+        img_size=crop_size, embed_dims=768, num_layers=12, num_heads=12, drop_path_rate=0.3),
+    decode_head=dict(
+        in_channels=768, channels=768, embed_dims=768, num_heads=12, num_classes=150),
     test_cfg={{_base_.slide_test_cfg}})
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)

@@ -12,8 +12,10 @@ crop_size = (480, 480)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(img_size=crop_size, embed_dims=1024, num_layers=24, num_heads=16, drop_path_rate=0.4),
-    decode_head=dict(in_channels=1024, channels=1024, embed_dims=1024, num_heads=16, num_classes=60),
+    backbone=dict(
+        img_size=crop_size, embed_dims=1024, num_layers=24, num_heads=16, drop_path_rate=0.4),
+    decode_head=dict(
+        in_channels=1024, channels=1024, embed_dims=1024, num_heads=16, num_classes=60),
     test_cfg={{_base_.slide_test_cfg}})
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)

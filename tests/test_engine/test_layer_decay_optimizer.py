@@ -53,8 +53,8 @@ def test_groups_lr_and_weight_decay():
     # lr = 1e-3 * 0.5 ** (4 + 1 - id)
     assert by_name['backbone.pos_embed']['lr'] == pytest.approx(1e-3 * 0.5**5)
     assert by_name['backbone.layers.1.ffn.layers.1.weight']['lr'] == pytest.approx(1e-3 * 0.5**3)
-    for top in ('backbone.local_pathway.blocks.0.fc1.weight', 'decode_head.dca_layers.0.attn.q_proj.weight',
-                'backbone.ln1.weight', 'decode_head.region_proj.0.weight'):
+    for top in ('backbone.local_pathway.blocks.0.fc1.weight', 'backbone.ln1.weight',
+                'decode_head.dca_layers.0.attn.q_proj.weight', 'decode_head.region_proj.0.weight'):
         assert by_name[top]['lr'] == pytest.approx(1e-3), top
     for no_decay in ('backbone.pos_embed', 'backbone.cls_token', 'decode_head.cls_emb',
                      'backbone.layers.0.ln1.weight', 'backbone.layers.0.ffn.layers.1.bias',

@@ -173,7 +173,8 @@ class RepSepHead(SegmenterMaskTransformerHead):
         for layer in self.layers:
             x = layer(x)
         x = self.decoder_norm(x)
-        patches, classes = x[:, :-num_classes], x[:, -num_classes:]  # (B, h*w, D), (B, C, D)
+        # (B, h*w + C, D) -> patches (B, h*w, D), classes (B, C, D)
+        patches, classes = x[:, :-num_classes], x[:, -num_classes:]
 
         if self.with_sasm:  # Ẑ ← Ẑ + s ⊙ g ⊙ (Ẑ − μ_k(Ẑ)), after the last attention
             patches = self.sasm(patches, (h, w))
@@ -191,7 +192,8 @@ class RepSepHead(SegmenterMaskTransformerHead):
         class_feats = F.normalize(self.classes_proj(classes), dim=2, p=2)  # (B, C, D)
         masks = torch.einsum('bnd,bcd->bnc', patch_feats, class_feats)
         masks = self.mask_norm(masks)  # LN over the class axis
-        masks = masks.permute(0, 2, 1).reshape(batch, num_classes, h, w)  # (B, h*w, C) -> (B, C, h, w)
+        # (B, h*w, C) -> (B, C, h*w) -> (B, C, h, w)
+        masks = masks.permute(0, 2, 1).reshape(batch, num_classes, h, w)
 
         if not (with_aux and self.with_dca):
             return masks, None

@@ -73,7 +73,8 @@ def class_area_fractions(labels: Tensor, *, num_classes: int, grid_shape: tuple[
     return fractions.transpose(1, 2).contiguous()  # (B, h*w, C) -> (B, C, h*w)
 
 
-def region_prototypes(features: Tensor, fractions: Tensor, *, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+def region_prototypes(features: Tensor, fractions: Tensor, *,
+                      eps: float = 1e-6) -> tuple[Tensor, Tensor]:
     """Area-weighted mean feature of every class region.
 
     Args:
