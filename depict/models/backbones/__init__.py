@@ -1,1 +1,3 @@
+from .two_pathway_vit import TwoPathwayVisionTransformer
 
+__all__ = ['TwoPathwayVisionTransformer']

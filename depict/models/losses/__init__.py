@@ -1,1 +1,3 @@
+from .region_contrastive_loss import RegionContrastiveLoss
 
+__all__ = ['RegionContrastiveLoss']

@@ -1,0 +1,96 @@
+"""Layer-wise learning-rate decay for mmseg's plain ``VisionTransformer``.
+
+BEiT / ViT-Adapter / MAE fine-tune plain ViTs for segmentation with AdamW and
+a learning rate that decays geometrically from the top of the network into
+the backbone. mmseg 1.2.2 ships ``LearningRateDecayOptimizerConstructor`` (and
+its deprecated alias ``LayerDecayOptimizerConstructor``) for that, but it does
+not work for ``VisionTransformer`` or subclasses of it:
+
+* it raises ``NotImplementedError`` unless the backbone's class name contains
+  ``BEiT``, ``MAE`` or ``ConvNeXt``;
+* its no-weight-decay rule compares full names (``backbone.pos_embed``) with
+  bare ones (``pos_embed``, ``cls_token``), so position embeddings and the CLS
+  token are weight-decayed.
+
+:class:`ViTLayerDecayOptimWrapperConstructor` groups parameters by ViT depth
+from mmseg's parameter names (``backbone.patch_embed``, ``backbone.cls_token``,
+``backbone.pos_embed`` → id 0; ``backbone.layers.<i>`` → id i+1; everything
+else, i.e. the final norm, any new backbone modules such as the local pathway,
+and the decode head → id num_layers+1), and scales the learning rate by
+``decay_rate ** (num_layers + 1 − id)``.
+"""
+from typing import Optional
+
+from mmengine.logging import print_log
+from mmengine.optim import DefaultOptimWrapperConstructor
+from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from torch import nn
+
+__all__ = ['vit_layer_id', 'ViTLayerDecayOptimWrapperConstructor']
+
+
+def vit_layer_id(name: str, num_layers: int) -> int:
+    """Depth id of a parameter of a segmentor whose backbone is mmseg's ViT."""
+    if name.startswith(('backbone.patch_embed.', 'backbone.cls_token', 'backbone.pos_embed')):
+        return 0
+    if name.startswith('backbone.layers.'):
+        return int(name.split('.')[2]) + 1
+    return num_layers + 1
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """AdamW-style parameter groups with layer-wise lr decay for mmseg ViTs.
+
+    ``paramwise_cfg`` keys:
+
+    * ``decay_rate`` (required): per-layer lr factor, e.g. 0.9;
+    * ``num_layers`` (optional): transformer depth; read from
+      ``model.backbone.layers`` when omitted;
+    * ``no_decay_names`` (optional): parameter base names without weight
+      decay, besides every 1-D parameter (norms, biases, SASM scale); default
+      ``('pos_embed', 'cls_token', 'cls_emb')``.
+
+    Example::
+
+        optim_wrapper = dict(
+            type='OptimWrapper', constructor='ViTLayerDecayOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+            paramwise_cfg=dict(decay_rate=0.9))
+    """
+
+    def add_params(self, params: list, module: nn.Module, prefix: str = '',
+                   is_dcn_module: Optional[bool] = None) -> None:
+        cfg = self.paramwise_cfg
+        if 'decay_rate' not in cfg:
+            raise KeyError('ViTLayerDecayOptimWrapperConstructor needs paramwise_cfg.decay_rate '
+                           '(e.g. paramwise_cfg=dict(decay_rate=0.9))')
+        decay_rate = float(cfg['decay_rate'])
+        num_layers = cfg.get('num_layers')
+        if num_layers is None:
+            layers = getattr(getattr(module, 'backbone', None), 'layers', None)
+            if layers is None:
+                raise ValueError('Cannot infer the ViT depth: the model has no backbone.layers; '
+                                 'set paramwise_cfg.num_layers')
+            num_layers = len(layers)
+        no_decay_names = tuple(cfg.get('no_decay_names', ('pos_embed', 'cls_token', 'cls_emb')))
+        groups: dict = {}
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            layer_id = vit_layer_id(name, num_layers)
+            no_decay = param.ndim == 1 or name.endswith('.bias') \
+                or name.rsplit('.', 1)[-1] in no_decay_names
+            key = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}'
+            if key not in groups:
+                scale = decay_rate**(num_layers + 1 - layer_id)
+                groups[key] = dict(params=[], param_names=[], lr=scale * self.base_lr,
+                                   lr_scale=scale, group_name=key,
+                                   weight_decay=0.0 if no_decay else self.base_wd)
+            groups[key]['params'].append(param)
+            groups[key]['param_names'].append(name)
+        summary = ', '.join(f'{k}: lr x{v["lr_scale"]:.3g} ({len(v["params"])} tensors)'
+                            for k, v in sorted(groups.items(), key=lambda kv: kv[1]['lr_scale']))
+        print_log(f'layer-wise lr decay {decay_rate} over {num_layers} layers: {summary}',
+                  logger='current')
+        params.extend(groups.values())

@@ -1,0 +1,135 @@
+"""RepSepHead: Segmenter's mask transformer + SASM + DCA (reconstruction of Hong et al.)."""
+import pytest
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.structures import PixelData
+from mmseg.models.decode_heads import SegmenterMaskTransformerHead
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import nn
+
+from depict.utils.flops import install_sdpa_flop_handle
+
+C = 5
+HEAD = dict(type='RepSepHead', in_channels=32, channels=32, embed_dims=32, num_heads=2,
+            num_layers=1, num_classes=C, region_proj_channels=16)
+
+
+def build_head(**kwargs):
+    head = MODELS.build({**HEAD, **kwargs})
+    head.init_weights()
+    return head
+
+
+def feats(h, w, batch=2):
+    return (torch.randn(batch, 32, h, w), )
+
+
+def samples(batch, height, width, ignore=True):
+    out = []
+    for _ in range(batch):
+        label = torch.randint(0, C, (1, height, width))
+        if ignore:
+            label[:, :2] = 255
+        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
+        sample.set_metainfo(dict(img_shape=(height, width), ori_shape=(height, width),
+                                 pad_shape=(height, width)))
+        out.append(sample)
+    return out
+
+
+@pytest.mark.parametrize('sasm,dca', [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize('hw', [(4, 4), (3, 7), (6, 2)])
+def test_mask_shapes_square_and_non_square(sasm, dca, hw):
+    head = build_head(with_sasm=sasm, with_dca=dca)
+    assert head(feats(*hw)).shape == (2, C, *hw)
+
+
+def test_switches_off_is_exactly_segmenter():
+    ours = build_head(with_sasm=False, with_dca=False)
+    reference = SegmenterMaskTransformerHead(
+        in_channels=32, channels=32, embed_dims=32, num_heads=2, num_layers=1, num_classes=C)
+    assert reference.load_state_dict(ours.state_dict(), strict=True)
+    ours.eval(), reference.eval()
+    x = feats(3, 5)
+    torch.testing.assert_close(ours(x), reference(x))
+
+
+def test_loss_with_real_seg_data_samples():
+    head = build_head()
+    losses = head.loss(feats(4, 6), samples(2, 32, 48), train_cfg={})
+    assert set(losses) == {'loss_ce', 'acc_seg', 'loss_dca_attn', 'loss_dca_region'}
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    off = build_head(with_dca=False).loss(feats(4, 6), samples(2, 32, 48), train_cfg={})
+    assert set(off) == {'loss_ce', 'acc_seg'}
+    partial = build_head(loss_dca_region=None).loss(feats(4, 6), samples(2, 32, 48), {})
+    assert set(partial) == {'loss_ce', 'acc_seg', 'loss_dca_attn'}
+    assert not hasattr(build_head(loss_dca_region=None), 'region_proj')
+
+
+def test_every_parameter_gets_a_gradient_all_switches_on():
+    head = build_head(dca_num_layers=2)
+    head.train()
+    losses = head.loss(feats(4, 6), samples(2, 32, 48), train_cfg={})
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    for name, param in head.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_auxiliary_branch_never_runs_at_inference():
+    head = build_head()
+    calls = []
+    head.region_proj.register_forward_hook(lambda *args: calls.append('region_proj'))
+    for layer in head.dca_layers:
+        layer.attn.register_forward_pre_hook(
+            lambda module, args, kwargs: calls.append(('logits', kwargs.get('return_logits'))),
+            with_kwargs=True)
+    head.eval()
+    metas = [s.metainfo for s in samples(2, 32, 48)]
+    with torch.no_grad():
+        head.predict(feats(4, 6), metas, test_cfg={})
+        head(feats(4, 6))
+    assert calls == [('logits', False), ('logits', False)]  # plain SDPA path, no aux
+    calls.clear()
+    head.train()
+    head.loss(feats(4, 6), samples(2, 32, 48), train_cfg={})
+    assert calls == [('logits', True), 'region_proj', 'region_proj']  # the hooks do work
+
+
+class _TrainGraph(nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x, labels):
+        masks, aux = self.head._decode((x, ), with_aux=True)
+        return masks, sum(self.head.aux_losses(aux, labels).values())
+
+
+def test_inference_flops_exclude_the_auxiliary_branch():
+    install_sdpa_flop_handle()
+    x, labels = torch.randn(1, 32, 4, 6), torch.randint(0, C, (1, 1, 32, 48))
+    with_aux = build_head().eval()
+    without_aux = build_head(loss_dca_attn=None, loss_dca_region=None).eval()
+    inference = FlopAnalyzer(with_aux, ((x, ), )).total()
+    assert inference == FlopAnalyzer(without_aux, ((x, ), )).total()
+    training = FlopAnalyzer(_TrainGraph(with_aux), (x, labels)).total()
+    assert training > inference
+    by_module = FlopAnalyzer(with_aux, ((x, ), )).by_module()
+    assert by_module['region_proj'] == 0 and by_module['dca_layers'] > 0
+
+
+def test_runs_under_autocast():
+    head = build_head()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = head.loss(feats(4, 6), samples(2, 32, 48), train_cfg={})
+        masks = head(feats(3, 5))
+    assert masks.shape == (2, C, 3, 5)
+    assert all(torch.isfinite(v.float()).all() for v in losses.values())
+
+
+def test_bad_arguments_are_reported():
+    with pytest.raises(ValueError, match='dca_num_layers'):
+        build_head(dca_num_layers=0)
+    with pytest.raises(ValueError, match='input_transform'):
+        build_head(in_channels=[32, 32], in_index=[0, 1], input_transform='resize_concat')
