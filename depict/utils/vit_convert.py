@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 __all__ = [
     'convert_vit_checkpoint', 'load_vit_source', 'npz_to_timm', 'resize_pos_embed',
-    'timm_to_mmseg', 'vit_converter_command'
+    'timm_to_mmseg'
 ]
 
 Tensor = torch.Tensor
@@ -65,11 +65,6 @@ _UNSUPPORTED = {
     '.norm.weight': 'a norm inside the attention/MLP block',
     'attn_pool.': 'attention pooling',
 }
-
-
-def vit_converter_command(timm_name: str, dst: str) -> str:
-    """The shell command that writes ``dst`` from the timm model ``timm_name``."""
-    return f'python tools/model_converters/vit2mmseg.py timm:{timm_name} {dst}'
 
 
 # ---------------------------------------------------------------------------
