@@ -1,1 +1,3 @@
+from .confusion_matrix import ConfusionMatrixMetric
 
+__all__ = ['ConfusionMatrixMetric']
