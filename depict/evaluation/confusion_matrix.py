@@ -124,8 +124,10 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
     side = min(40.0, max(6.0, 0.26 * n + 3))
     font = max(3.0, min(10.0, 400 / max(n, 1) / 2))
     fig, ax = plt.subplots(figsize=(side, side * 0.9), dpi=100)
-    colours = plt.get_cmap(cmap).copy()
-    colours.set_bad('#dddddd')  # NaN: no ground-truth (or predicted) pixels
+    colours = plt.get_cmap(cmap)
+    # NaN cells (no ground-truth / predicted pixels) in grey.
+    colours = (colours.with_extremes(bad='#dddddd') if hasattr(colours, 'with_extremes')
+               else colours)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colours, interpolation='nearest',
                       vmin=0, vmax=100 if normalize != 'none' else None)
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
