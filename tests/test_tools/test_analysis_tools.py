@@ -109,7 +109,7 @@ def test_robustness(tmp_path, toy_run):
     assert record['mean_corrupted'] == pytest.approx(np.mean(means))
     rows = open(osp.join(out, 'robustness.csv')).read().splitlines()
     assert rows[0] == 'corruption,severity_1,severity_5,mean' and len(rows) == 4 + 1
-    assert Image.open(osp.join(out, 'robustness.png')).size == (1300, 500)
+    assert Image.open(osp.join(out, 'robustness.png')).size == (1300, 600)
     assert 'gaussian_noise' in proc.stdout and 'mean under corruption' in proc.stdout
 
 

@@ -113,7 +113,7 @@ def plot(record: dict, path: str) -> None:
 
     severities = [0] + record['severities']
     key = record['metric']
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), dpi=100,
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), dpi=100,
                                       gridspec_kw=dict(width_ratios=[3, 2]))
     styles = {'noise': '-', 'blur': '--', 'weather': '-.', 'digital': ':', 'validation': '-'}
     tab20 = plt.get_cmap('tab20')
@@ -132,7 +132,7 @@ def plot(record: dict, path: str) -> None:
     left.set_xlabel('severity')
     left.set_ylabel(key)
     left.grid(alpha=0.3)
-    left.legend(fontsize=7, ncol=2, loc='lower left')
+    left.legend(fontsize=7, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.12))
     names = list(record['mean_per_corruption'])
     right.barh(range(len(names)), [record['mean_per_corruption'][n] for n in names],
                color=[colours(i) for i in range(len(names))])
