@@ -186,7 +186,8 @@ class ConfusionMatrixMetric(BaseMetric):
     Compares ``pred_sem_seg`` with ``gt_sem_seg`` exactly as ``IoUMetric``
     does (same label space, same ignore index), so the derived mIoU equals
     ``IoUMetric``'s. Use it next to ``IoUMetric``:
-    ``test_evaluator = [dict(type='IoUMetric'), dict(type='ConfusionMatrixMetric', output_dir=...)]``.
+    ``test_evaluator = [dict(type='IoUMetric'),
+    dict(type='ConfusionMatrixMetric', output_dir=...)]``.
 
     Args:
         ignore_index: Ground-truth value to skip.

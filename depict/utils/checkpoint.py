@@ -95,7 +95,8 @@ def _missing_checkpoint_message(filename: str) -> str:
         import timm
         cfg = timm.models.get_pretrained_cfg(timm_name)
         if cfg is not None:
-            sources = [f'https://huggingface.co/{cfg.hf_hub_id}' if cfg.hf_hub_id else None, cfg.url]
+            hub = f'https://huggingface.co/{cfg.hf_hub_id}' if cfg.hf_hub_id else None
+            sources = [hub, cfg.url]
             where = ' (' + ' or '.join(s for s in sources if s) + ')'
     except Exception:  # noqa: BLE001  unknown name or old timm: the message still helps
         pass

@@ -168,8 +168,8 @@ def npz_to_timm(arrays: Mapping[str, np.ndarray]) -> dict:
     if stacked:  # big_vision "scan" layout: one entry per key, layers on axis 0
         num_layers = arrays[f'{p}Transformer/encoderblock/LayerNorm_0/scale'].shape[0]
     else:
-        num_layers = len({m.group(1) for key in arrays
-                          if (m := re.match(rf'{re.escape(p)}Transformer/encoderblock_(\d+)/', key))})
+        block = re.compile(rf'{re.escape(p)}Transformer/encoderblock_(\d+)/')
+        num_layers = len({m.group(1) for key in arrays if (m := block.match(key))})
     for i in range(num_layers):
         blk, idx = ((f'{p}Transformer/encoderblock/', i) if stacked else
                     (f'{p}Transformer/encoderblock_{i}/', None))
@@ -250,17 +250,21 @@ def timm_to_mmseg(state_dict: Mapping[str, Tensor]) -> dict:
         else:
             unknown.append(key)
     if unknown:
-        reasons = sorted({why for key in unknown for pat, why in _UNSUPPORTED.items() if pat in key})
+        reasons = sorted({why for key in unknown
+                          for pattern, why in _UNSUPPORTED.items() if pattern in key})
+        reason = (f' ({", ".join(reasons)} not supported by mmseg\'s VisionTransformer)'
+                  if reasons else '')
         raise ValueError(
             f'cannot map {len(unknown)} key(s) to mmseg\'s VisionTransformer: '
             f'{", ".join(sorted(unknown)[:6])}{" ..." if len(unknown) > 6 else ""}'
-            + (f' ({", ".join(reasons)} not supported by mmseg\'s VisionTransformer)' if reasons else '')
+            + reason
             + '. Only plain ViTs (timm VisionTransformer without layer scale, register or '
             'distillation tokens) can be converted.')
     return out
 
 
-def _source_grid(num_positions: int, source_grid: Optional[Sequence[int]]) -> tuple[int, tuple[int, int]]:
+def _source_grid(num_positions: int,
+                 source_grid: Optional[Sequence[int]]) -> tuple[int, tuple[int, int]]:
     """(number of prefix positions, (h, w)) of a stored position embedding.
 
     Without ``source_grid`` the grid is taken to be square: ``1 + g*g``
@@ -329,8 +333,10 @@ def _to_pair(size: Union[int, Sequence[int], None]) -> Optional[tuple[int, int]]
     return size * 2 if len(size) == 1 else size[:2]
 
 
-def convert_vit_checkpoint(src: Union[str, Mapping], *, img_size: Union[int, Sequence[int], None] = None,
-                           interpolation: str = 'bicubic', source_grid: Optional[Sequence[int]] = None,
+def convert_vit_checkpoint(src: Union[str, Mapping], *,
+                           img_size: Union[int, Sequence[int], None] = None,
+                           interpolation: str = 'bicubic',
+                           source_grid: Optional[Sequence[int]] = None,
                            source_name: Optional[str] = None) -> dict:
     """Converts a timm / AugReg ViT to an mmseg backbone checkpoint.
 

@@ -39,7 +39,8 @@ def _samples(num_classes: int, count: int = 3, seed: int = 0) -> list[dict]:
         h, w = 13 + i, 17
         # Mostly right; class (num_classes - 1) is in neither ground truth nor prediction.
         gt = rng.integers(0, num_classes - 1, (1, h, w))
-        pred = np.where(rng.random((1, h, w)) < 0.6, gt, rng.integers(0, num_classes - 1, (1, h, w)))
+        noise = rng.integers(0, num_classes - 1, (1, h, w))
+        pred = np.where(rng.random((1, h, w)) < 0.6, gt, noise)
         gt[0, :2] = 255
         sample = SegDataSample(metainfo=dict(img_path=f'img_{i}.jpg'))
         sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt))

@@ -83,7 +83,8 @@ def _to_vit_jax_npz(model: TimmViT, path: str, layout: str = 'vit_jax') -> None:
         f'{p}cls': sd['cls_token'],
         f'{p}embedding/kernel': sd['patch_embed.proj.weight'].transpose(2, 3, 1, 0),
         f'{p}embedding/bias': sd['patch_embed.proj.bias'],
-        (f'{p}pos_embedding' if big else 'Transformer/posembed_input/pos_embedding'): sd['pos_embed'],
+        (f'{p}pos_embedding' if big else 'Transformer/posembed_input/pos_embedding'):
+            sd['pos_embed'],
         f'{p}Transformer/encoder_norm/scale': sd['norm.weight'],
         f'{p}Transformer/encoder_norm/bias': sd['norm.bias'],
         f'{p}head/kernel': sd['head.weight'].T,
@@ -239,6 +240,24 @@ def test_no_embed_class_and_unsupported_keys():
 
     with pytest.raises(ValueError, match='layer scale'):
         timm_to_mmseg(_timm_vit(depth=1, init_values=0.1).state_dict())
+
+
+def test_timm_name_route(monkeypatch):
+    """``timm:<name>`` asks timm for the pretrained model (network in real use;
+    here timm.create_model is replaced by a random model of the same kind)."""
+    import timm
+    calls = []
+
+    def create_model(name, pretrained=False, **kwargs):
+        calls.append((name, pretrained, kwargs))
+        return _timm_vit(img_size=(40, 56))
+
+    monkeypatch.setattr(timm, 'create_model', create_model)
+    ckpt = convert_vit_checkpoint('timm:vit_tiny_patch16_384.augreg_in21k_ft_in1k')
+    assert calls[0][:2] == ('vit_tiny_patch16_384.augreg_in21k_ft_in1k', True)
+    # The grid comes from the model, so a non-square one needs no source_grid.
+    assert ckpt['meta']['source_grid'] == [5, 7]
+    assert ckpt['meta']['timm_model'].startswith('vit_tiny')
 
 
 def _pretrained_path(model_cfg) -> str | None:

@@ -75,7 +75,8 @@ def corrupted_dataloader(cfg: Config, corruption: str, severity: int, seed: int)
     pipeline = loader.dataset.pipeline
     index = next((i for i, t in enumerate(pipeline) if t['type'] == 'LoadImageFromFile'), None)
     if index is None:
-        raise ValueError('the test pipeline has no LoadImageFromFile to insert the corruption after')
+        raise ValueError('the test pipeline has no LoadImageFromFile to insert the '
+                         'corruption after')
     pipeline.insert(index + 1, dict(type='ImageCorruption', corruption=corruption,
                                     severity=severity, seed=seed))
     return loader
@@ -101,7 +102,8 @@ def write_outputs(out: str, record: dict) -> None:
         for name, row in record['results'].items():
             writer.writerow([name, *[f'{row[str(s)]:.2f}' for s in severities],
                              f'{record["mean_per_corruption"][name]:.2f}'])
-        writer.writerow(['mean', *[f'{record["mean_per_severity"][str(s)]:.2f}' for s in severities],
+        per_severity = record['mean_per_severity']
+        writer.writerow(['mean', *[f'{per_severity[str(s)]:.2f}' for s in severities],
                          f'{record["mean_corrupted"]:.2f}'])
     plot(record, osp.join(out, 'robustness.png'))
 
