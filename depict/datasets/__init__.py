@@ -1,5 +1,5 @@
 from .toy import ToyDataset
 from .toy_generator import TOY_CLASSES, generate_toy_dataset
-from .transforms import UpscaleToWindow
+from .transforms import ImageCorruption, UpscaleToWindow
 
-__all__ = ['ToyDataset', 'TOY_CLASSES', 'generate_toy_dataset', 'UpscaleToWindow']
+__all__ = ['ImageCorruption', 'ToyDataset', 'TOY_CLASSES', 'UpscaleToWindow', 'generate_toy_dataset']

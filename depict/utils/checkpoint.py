@@ -77,6 +77,41 @@ def _reduce_history_buffer(buffer):
                            buffer.max_length))
 
 
+#: Folder names that hold pretrained backbones (``data/pretrain/`` in the configs).
+PRETRAIN_DIRS = ('pretrain', 'pretrained')
+
+
+def _missing_checkpoint_message(filename: str) -> str:
+    """What to do about a missing file; for a pretrained backbone, how to make it."""
+    parts = osp.normpath(filename).split(osp.sep)
+    if not any(part in PRETRAIN_DIRS for part in parts[:-1]):
+        return (f'checkpoint {filename} can not be found: check the path '
+                '(load_from, --resume or the CHECKPOINT argument)')
+    # The configs name the file after the timm model it is converted from,
+    # e.g. vit_base_patch16_384.augreg_in21k_ft_in1k.pth.
+    timm_name = osp.splitext(parts[-1])[0]
+    where = ''
+    try:  # timm knows where the weights are published; optional, never fails the error
+        import timm
+        cfg = timm.models.get_pretrained_cfg(timm_name)
+        if cfg is not None:
+            hub = f'https://huggingface.co/{cfg.hf_hub_id}' if cfg.hf_hub_id else None
+            sources = [hub, cfg.url]
+            where = ' (' + ' or '.join(s for s in sources if s) + ')'
+    except Exception:  # noqa: BLE001  unknown name or old timm: the message still helps
+        pass
+    return (
+        f'pretrained weights {filename} can not be found (resolved from {osp.abspath(".")}). '
+        f'The config expects the timm model {timm_name} converted to mmseg\'s '
+        'VisionTransformer keys. Convert it with\n'
+        f'    python tools/model_converters/vit2mmseg.py timm:{timm_name} {filename}\n'
+        'which downloads the weights through timm, or, from a file you downloaded'
+        f'{where}:\n'
+        f'    python tools/model_converters/vit2mmseg.py /path/to/downloaded/file {filename}\n'
+        'See docs/tools.md ("Pretrained weights"). To train from scratch instead, '
+        'set --cfg-options model.pretrained=None.')
+
+
 def load_local_checkpoint(filename: str, map_location: Optional[Union[str, Callable]] = None):
     """Loads a local checkpoint with ``weights_only=True``.
 
@@ -84,14 +119,15 @@ def load_local_checkpoint(filename: str, map_location: Optional[Union[str, Calla
     mmseg entry point (``load_from``, ``resume``, ``init_model``) goes through it.
 
     Raises:
-        FileNotFoundError: ``filename`` does not exist.
+        FileNotFoundError: ``filename`` does not exist. For a file under a
+            ``pretrain`` folder the message gives the converter command that
+            writes it (the timm model name is the file name).
         UnsafeCheckpointError: the file pickles a global outside
             :data:`CHECKPOINT_GLOBALS`; the message names it.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} can not be found: check the path '
-                                '(load_from, --resume or the CHECKPOINT argument)')
+        raise FileNotFoundError(_missing_checkpoint_message(filename))
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:

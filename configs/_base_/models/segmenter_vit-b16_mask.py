@@ -19,6 +19,9 @@ model = dict(
         img_size=(512, 512),
         patch_size=16,
         in_channels=3,
+        # timm / AugReg ViTs have a patch-embedding bias; mmseg 1.x defaults to
+        # patch_bias=False and would silently drop it from the pretrained weights.
+        patch_bias=True,
         embed_dims=768,
         num_layers=12,
         num_heads=12,

@@ -9,6 +9,9 @@ toy_backbone = dict(
     img_size=(64, 64),
     patch_size=8,
     in_channels=3,
+    # Explicit, so that every toy config has the same backbone whichever base
+    # model it merges into (the real configs need patch_bias=True for AugReg).
+    patch_bias=True,
     embed_dims=64,
     num_layers=4,
     num_heads=2,

@@ -1,3 +1,4 @@
+from .corruption import ImageCorruption
 from .test_time import UpscaleToWindow
 
-__all__ = ['UpscaleToWindow']
+__all__ = ['ImageCorruption', 'UpscaleToWindow']

@@ -1,0 +1,164 @@
+"""Segment images with a trained model: coloured masks and overlays as PNGs.
+
+    python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE | DIR ...] --out DIR \\
+        [--opacity 0.5] [--save-labels] [--device cpu]
+
+Runs ``mmseg.apis.MMSegInferencer`` (the config's test pipeline and
+``test_cfg``, e.g. sliding-window inference) and writes, per image,
+``<name>_mask.png`` (the class colours), ``<name>_overlay.png`` (mask blended
+over the image) and with ``--save-labels`` ``<name>_labels.png`` (class
+indices, for further processing), plus ``legend.png`` for the classes that
+occur. Directories are searched for images (non-recursively).
+
+Class names and colours come from the checkpoint's ``meta['dataset_meta']``
+(written by training); a checkpoint without them uses the config's test
+dataset instead of mmseg's silent Cityscapes default.
+"""
+import argparse
+import os
+import os.path as osp
+from collections import Counter
+
+import numpy as np
+from mmengine.config import Config, DictAction
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Segment images: coloured masks and overlays')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('images', nargs='+', help='image files and/or directories of images')
+    parser.add_argument('--out', required=True, help='output directory')
+    parser.add_argument('--opacity', type=float, default=0.5, help='mask opacity in the overlay')
+    parser.add_argument('--save-labels', action='store_true',
+                        help='also write the class-index label maps')
+    parser.add_argument('--device', default=None, help='cpu, cuda, cuda:N (default: auto)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.test_cfg.mode=whole')
+    args = parser.parse_args()
+    if not 0.0 <= args.opacity <= 1.0:
+        parser.error('--opacity must be in [0, 1]')
+    return args
+
+
+def collect_images(items: list[str]) -> list[str]:
+    paths = []
+    for item in items:
+        if osp.isdir(item):
+            found = sorted(osp.join(item, name) for name in os.listdir(item)
+                           if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise FileNotFoundError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) in {item}')
+            paths += found
+        elif osp.isfile(item):
+            paths.append(item)
+        else:
+            raise FileNotFoundError(f'{item} is neither an image file nor a directory')
+    return paths
+
+
+def config_dataset_meta(cfg: Config) -> dict:
+    """Classes and palette of the config's test dataset (class METAINFO + overrides)."""
+    from mmseg.registry import DATASETS
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset.dataset
+    dataset_cls = DATASETS.get(dataset.type)
+    meta = dict(getattr(dataset_cls, 'METAINFO', {}))
+    meta.update(dataset.get('metainfo') or {})
+    return dict(classes=meta.get('classes'), palette=meta.get('palette'))
+
+
+def build_inferencer(cfg: Config, checkpoint: str, device):
+    # Imported here: mmseg.apis imports mmseg.models, which needs the
+    # compatibility layer that the config's custom_imports (depict) installs.
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    from mmseg.apis import MMSegInferencer
+
+    class Inferencer(MMSegInferencer):
+        """Falls back to the config's dataset classes, not Cityscapes'."""
+
+        def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
+            if checkpoint is None:
+                raise ValueError('a checkpoint is required')
+            _load_checkpoint_to_model(model, checkpoint)
+            meta = checkpoint.get('meta') or {}
+            if 'dataset_meta' in meta:
+                model.dataset_meta = {k: meta['dataset_meta'].get(k)
+                                      for k in ('classes', 'palette')}
+            elif 'CLASSES' in meta:  # mmseg 0.x checkpoints
+                model.dataset_meta = dict(classes=meta['CLASSES'], palette=meta.get('PALETTE'))
+            else:
+                model.dataset_meta = config_dataset_meta(cfg)
+
+    return Inferencer(model=cfg, weights=checkpoint, device=device)
+
+
+def make_palette(classes, palette) -> np.ndarray:
+    if palette is not None and len(palette) >= len(classes):
+        return np.asarray(palette, dtype=np.uint8)[:len(classes)]
+    rng = np.random.default_rng(0)  # deterministic colours when none are defined
+    return rng.integers(0, 256, (len(classes), 3), dtype=np.uint8)
+
+
+def save_legend(path: str, classes, palette: np.ndarray, counts: Counter) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    present = sorted(counts, key=lambda c: -counts[c])
+    fig = plt.figure(figsize=(2.5, 0.3 * len(present) + 0.4), dpi=100)
+    fig.legend(handles=[Patch(color=palette[c] / 255.0, label=str(classes[c])) for c in present],
+               loc='center', frameon=False)
+    fig.savefig(path, bbox_inches='tight')
+    plt.close(fig)
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)  # custom_imports registers depict
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    images = collect_images(args.images)
+    inferencer = build_inferencer(cfg, args.checkpoint, args.device)
+    inferencer.show_progress = False  # one line per image below instead
+    classes = inferencer.model.dataset_meta['classes']
+    palette = make_palette(classes, inferencer.model.dataset_meta.get('palette'))
+
+    import mmcv
+    from PIL import Image
+    os.makedirs(args.out, exist_ok=True)
+    names, counts = Counter(), Counter()
+    for path in images:
+        sample = inferencer(path, return_datasamples=True)
+        labels = sample.pred_sem_seg.data[0].cpu().numpy()  # (H, W) class indices
+        image = mmcv.imread(path, channel_order='rgb')
+        if image.shape[:2] != labels.shape:
+            raise RuntimeError(f'prediction {labels.shape} does not match {path} {image.shape[:2]}')
+        mask = palette[labels]  # (H, W) -> (H, W, 3)
+        overlay = ((1 - args.opacity) * image + args.opacity * mask).round().astype(np.uint8)
+        stem = osp.splitext(osp.basename(path))[0]
+        names[stem] += 1
+        if names[stem] > 1:  # same file name in two input directories
+            stem = f'{stem}_{names[stem]}'
+        Image.fromarray(mask).save(osp.join(args.out, f'{stem}_mask.png'))
+        Image.fromarray(overlay).save(osp.join(args.out, f'{stem}_overlay.png'))
+        if args.save_labels:
+            dtype = np.uint8 if len(classes) <= 256 else np.uint16
+            Image.fromarray(labels.astype(dtype)).save(osp.join(args.out, f'{stem}_labels.png'))
+        values, pixels = np.unique(labels, return_counts=True)
+        counts.update(dict(zip(values.tolist(), pixels.tolist())))
+        print(f'{path}: ' + ', '.join(f'{classes[v]} {100 * p / labels.size:.0f}%'
+                                      for v, p in sorted(zip(values, pixels), key=lambda x: -x[1])
+                                      if p / labels.size >= 0.01))
+    save_legend(osp.join(args.out, 'legend.png'), classes, palette, counts)
+    print(f'wrote {len(images)} masks and overlays to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
