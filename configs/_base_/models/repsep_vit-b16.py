@@ -23,6 +23,8 @@ model = dict(
         img_size=(512, 512),
         patch_size=16,
         in_channels=3,
+        # AugReg ViTs have a patch-embedding bias (mmseg defaults to none).
+        patch_bias=True,
         embed_dims=768,
         num_layers=12,
         num_heads=12,
