@@ -1,1 +1,3 @@
+from .shrunk_vit import ShrunkVisionTransformer
 
+__all__ = ['ShrunkVisionTransformer']
