@@ -101,12 +101,19 @@ class ATMDecoder(nn.Module):
                 for _ in range(num_layers)) for _ in range(num_stages))
         self.class_embed = nn.Linear(embed_dims, num_classes + 1)
 
-    def forward(self, features: Sequence[Tensor]) -> ATMOutputs:
+    def forward(self, features: Sequence[Tensor], *, final_only: bool = False) -> ATMOutputs:
         """Runs the stages over ``features`` (each (B, C, h_s, w_s)), in order.
 
+        Args:
+            features: One map per stage, all of width ``embed_dims``.
+            final_only: Return only the final prediction (inference): earlier
+                points are computed only as far as the final masks need them
+                (accumulation), without their class logits.
+
         Returns:
-            Per prediction point, class logits (B, C, C+1) and mask logits
-            (B, C, h, w) at the resolution of the last feature map.
+            Per prediction point (only the last with ``final_only``), class
+            logits (B, C, C+1) and mask logits (B, C, h, w) at the resolution of
+            the last feature map.
         """
         if len(features) != len(self.stages):
             raise ValueError(f'ATMDecoder has {len(self.stages)} stages but got '
@@ -117,21 +124,27 @@ class ATMDecoder(nn.Module):
         query = self.queries.weight.unsqueeze(0).expand(batch, -1, -1)
         cls_logits: list[Tensor] = []
         mask_logits: list[Tensor] = []
-        for layers, feature in zip(self.stages, features):
+        accumulated: Optional[Tensor] = None
+        for stage, (layers, feature) in enumerate(zip(self.stages, features)):
             h, w = feature.shape[-2:]
             memory = feature.flatten(2).transpose(1, 2)  # (B, d, h, w) -> (B, h*w, d)
             for index, layer in enumerate(layers):
-                predicts = self.predict_every_layer or index == len(layers) - 1
-                # Only the cross-attention whose logits become masks computes them.
-                query, logits = layer(query, memory, return_logits=predicts)
-                if not predicts:
+                is_point = self.predict_every_layer or index == len(layers) - 1
+                is_final = stage == len(self.stages) - 1 and index == len(layers) - 1
+                needs_masks = is_point and (is_final or not final_only or self.accumulate_masks)
+                # Only the cross-attentions whose logits become masks compute them.
+                query, logits = layer(query, memory, return_logits=needs_masks)
+                if not needs_masks:
                     continue
                 # Attention-to-Mask: (B, H, C, h*w) -> head mean (B, C, h*w) -> (B, C, h, w)
                 masks = logits.mean(dim=1).reshape(batch, self.num_classes, h, w)
                 if (h, w) != out_size:
                     masks = resize(masks, size=out_size, mode='bilinear', align_corners=False)
-                if self.accumulate_masks and mask_logits:
-                    masks = mask_logits[-1] + masks
+                if self.accumulate_masks:
+                    masks = masks if accumulated is None else accumulated + masks
+                    accumulated = masks
+                if final_only and not is_final:
+                    continue
                 cls_logits.append(self.class_embed(query))  # (B, C, C+1)
                 mask_logits.append(masks)
         return cls_logits, mask_logits
@@ -142,7 +155,8 @@ class BaseATMHead(BaseDecodeHead):
 
     Subclasses build their modules and implement :meth:`forward`, which returns
     ``(cls_logits, mask_logits)``: lists with one entry per prediction point,
-    (B, C, C+1) and (B, C, h, w), the last being the final prediction.
+    (B, C, C+1) and (B, C, h, w), the last being the final prediction (in eval
+    mode only the final one is computed).
 
     Scores handed to mmseg (:meth:`predict_by_feat`): with ``scores='prob'``
     (default) the per-class scores ``P[c] = Σ_q softmax(Y)[q, c] · σ(↑M[q])``;
@@ -291,4 +305,5 @@ class ATMHead(BaseATMHead):
         """Backbone maps (B, C_in, h, w) -> per-stage class and mask logits."""
         features = self._transform_inputs(inputs)[::-1]  # deepest first
         laterals = [lateral(x) for lateral, x in zip(self.laterals, features)]
-        return self.decoder(laterals)
+        # Earlier stages' predictions only feed the loss: skip them at inference.
+        return self.decoder(laterals, final_only=not self.training)

@@ -137,4 +137,5 @@ class ShrunkATMHead(BaseATMHead):
         laterals = [lateral(x) for lateral, x in zip(self.laterals, features)]
         # The 1/16 grid is the early features' own (h, w): no image size needed.
         upsampled = self.upsampler(laterals, out_size=tuple(features[0].shape[-2:]))
-        return self.decoder([upsampled])
+        # Earlier layers' predictions only feed the loss: skip them at inference.
+        return self.decoder([upsampled], final_only=not self.training)

@@ -39,11 +39,16 @@ def samples(batch, h, w):
 
 @pytest.mark.parametrize('hw', [(4, 4), (3, 5), (5, 3), (7, 2)])
 def test_forward_and_predict_shapes(hw):
-    head = build_head().eval()
+    head = build_head().train()
     cls_logits, mask_logits = head(features(2, *hw))
     assert len(cls_logits) == len(mask_logits) == 3  # one prediction per stage
     assert all(c.shape == (2, C, C + 1) for c in cls_logits)
     assert all(m.shape == (2, C, *hw) for m in mask_logits)
+    head.eval()  # inference computes the final prediction only
+    with torch.no_grad():
+        cls_logits, mask_logits = head(features(2, *hw))
+    assert [c.shape for c in cls_logits] == [(2, C, C + 1)]
+    assert [m.shape for m in mask_logits] == [(2, C, *hw)]
     img = (hw[0] * 16, hw[1] * 16)
     out = head.predict(features(2, *hw), [dict(img_shape=img, pad_shape=img)] * 2, {})
     assert out.shape == (2, C, *img)
@@ -72,8 +77,8 @@ def test_prediction_rule_and_score_spaces():
 
 def test_masks_are_attention_logits_accumulated_over_stages():
     """S_s is the head mean of the last cross-attention's logits; M_s = Σ_{j≤s} S_j.
-    Only those cross-attentions compute logits explicitly."""
-    head = build_head().eval()
+    Only those cross-attentions compute logits explicitly, also at inference."""
+    head = build_head(dropout=0.0, attn_drop=0.0).train()
     captured, fused = [], []
     for layers in head.decoder.stages:
         for index, layer in enumerate(layers):
@@ -83,12 +88,19 @@ def test_masks_are_attention_logits_accumulated_over_stages():
                     hook.logits.append(output[1])
             layer.cross_attn.register_forward_hook(hook)
     hook.logits = []
+    feats = features(2, 3, 5)
     with torch.no_grad():
-        _, mask_logits = head(features(2, 3, 5))
+        _, mask_logits = head(feats)
     assert captured == [True] * 3 and fused == [False] * 3
     stage_masks = [logits.mean(1).reshape(2, C, 3, 5) for logits in hook.logits]
     for s in range(3):
         torch.testing.assert_close(mask_logits[s], sum(stage_masks[:s + 1]))
+    captured.clear()
+    fused.clear()
+    with torch.no_grad():
+        _, final = head.eval()(feats)
+    assert captured == [True] * 3 and fused == [False] * 3  # accumulation needs them
+    torch.testing.assert_close(final[0], mask_logits[-1])
 
 
 def test_stages_read_deepest_first():

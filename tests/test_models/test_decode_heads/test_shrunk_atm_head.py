@@ -26,11 +26,14 @@ def features(batch, h, w):
 
 @pytest.mark.parametrize('hw', [(4, 4), (3, 5), (5, 2), (7, 9)])
 def test_shapes_every_layer_predicts(hw):
-    head = build_head().eval()
+    head = build_head().train()
     cls_logits, mask_logits = head(features(2, *hw))
     assert len(cls_logits) == len(mask_logits) == 3  # one per ATM layer
     assert all(c.shape == (2, C, C + 1) for c in cls_logits)
     assert all(m.shape == (2, C, *hw) for m in mask_logits)  # at the 1/16 grid
+    head.eval()
+    with torch.no_grad():
+        assert [m.shape for m in head(features(2, *hw))[1]] == [(2, C, *hw)]  # final only
     img = torch.Size((hw[0] * 16 - 5, hw[1] * 16 - 3))
     out = head.predict(features(2, *hw), [dict(img_shape=img)] * 2, {})
     assert out.shape == (2, C, *img)
@@ -49,7 +52,7 @@ def test_query_grid_resized_like_position_embeddings():
 
 
 def test_masks_do_not_accumulate_and_only_atm_layers_give_logits():
-    head = build_head().eval()
+    head = build_head(dropout=0.0, attn_drop=0.0).train()
     logits = []
     for layer in head.decoder.stages[0]:
         layer.cross_attn.register_forward_hook(
@@ -64,6 +67,10 @@ def test_masks_do_not_accumulate_and_only_atm_layers_give_logits():
     assert len(logits) == 3 and not any(qu_logits) and len(qu_logits) == 6
     for masks, layer_logits in zip(mask_logits, logits):
         torch.testing.assert_close(masks, layer_logits.mean(1).reshape(2, C, 3, 5))
+    logits.clear()
+    with torch.no_grad():
+        head.eval()(features(2, 3, 5))
+    assert len(logits) == 1  # inference: only the last layer's logits are explicit
 
 
 def test_loss_and_every_parameter_gets_a_gradient():
