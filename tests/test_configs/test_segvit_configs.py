@@ -20,7 +20,8 @@ FULL = {  # config -> (num_classes, crop, weight decay, iterations, batch per GP
     'segvit_vit-l16_8xb1-80k_cityscapes-768x768.py': (19, 768, 0.01, 80000, 1),
 }
 TOYS = ['segvit_vit-toy_1xb8-2k_toy-64x64.py', 'segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py']
-SEGMENTER_TOY = osp.join(REPO, 'configs', 'segmenter', 'segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py')
+SEGMENTER_TOY = osp.join(REPO, 'configs', 'segmenter',
+                         'segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py')
 
 
 def test_every_segvit_config_is_covered():

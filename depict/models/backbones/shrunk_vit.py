@@ -42,6 +42,7 @@ def query_downsample(layer: TransformerEncoderLayer, x: Tensor, hw_shape: tuple[
     # (B, h*w, C) -> (B, h, w, C) -> every other row and column -> (B, h'*w', C)
     grid = grid.reshape(batch, h, w, channels)[:, ::2, ::2]
     new_shape = (grid.shape[1], grid.shape[2])
+    # (B, h', w', C) -> (B, h'*w', C), after the prefix tokens
     query = torch.cat([prefix, grid.reshape(batch, -1, channels)], dim=1)
     memory = layer.norm1(x)
     query = layer.attn(query=layer.norm1(query), key=memory, value=memory, identity=query)

@@ -200,3 +200,13 @@ def test_ddp_one_process_no_unused_parameters(tmp_path):
 
 def test_head_is_exported():
     assert MODELS.get('ATMHead') is ATMHead
+
+
+def test_under_autocast_losses_stay_fp32():
+    head = build_head().train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = head.loss(features(2, 3, 5), samples(2, 48, 80), {})
+        scores = head.eval().predict(features(1, 3, 5), [dict(img_shape=(48, 80))], {})
+    assert all(v.dtype == torch.float32 for k, v in losses.items() if 'loss' in k)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert scores.shape == (1, C, 48, 80) and torch.isfinite(scores).all()

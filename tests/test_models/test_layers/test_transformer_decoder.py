@@ -20,7 +20,8 @@ def test_matches_torch_post_norm_decoder_layer():
     ours = PostNormDecoderLayer(16, 4, ffn_channels=24).eval()
     ref = nn.TransformerDecoderLayer(16, 4, dim_feedforward=24, batch_first=True).eval()
     with torch.no_grad():
-        for attn, theirs in ((ours.self_attn, ref.self_attn), (ours.cross_attn, ref.multihead_attn)):
+        pairs = ((ours.self_attn, ref.self_attn), (ours.cross_attn, ref.multihead_attn))
+        for attn, theirs in pairs:
             w_q, w_k, w_v = theirs.in_proj_weight.chunk(3)
             b_q, b_k, b_v = theirs.in_proj_bias.chunk(3)
             for proj, w, b in ((attn.q_proj, w_q, b_q), (attn.k_proj, w_k, b_k),

@@ -22,7 +22,9 @@ def sigmoid(x):
 
 def focal(x, t, alpha=0.25, gamma=2.0):
     p = sigmoid(x)
-    return -alpha * t * (1 - p)**gamma * math.log(p) - (1 - alpha) * (1 - t) * p**gamma * math.log(1 - p)
+    positive = -alpha * t * (1 - p)**gamma * math.log(p)
+    negative = -(1 - alpha) * (1 - t) * p**gamma * math.log(1 - p)
+    return positive + negative
 
 
 def dice(xs, ts):
