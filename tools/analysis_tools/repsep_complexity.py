@@ -10,24 +10,21 @@ Counts, for a config whose model is an ``EncoderDecoder`` with a
   fusion), Segmenter mask transformer, SASM, DCA (inference part), DCA
   auxiliary branch (training only);
 * FLOPs (mmengine's fvcore-style counter, one multiply-accumulate = one FLOP,
-  ``get_model_complexity_info``) of one H×W window for the inference graph
+  through :func:`depict.utils.flops.flop_analyzer`) of one H×W window for the inference graph
   (``EncoderDecoder`` in tensor mode, i.e. backbone + ``RepSepHead.forward``)
   and for the training graph (the same plus the auxiliary branch: attention
   logits, region pooling and projector, as run by ``RepSepHead.loss``); per-
   component FLOPs of the inference graph from the same analyzer.
 
-``F.scaled_dot_product_attention`` gets a FLOP handle first
-(:func:`depict.utils.flops.install_sdpa_flop_handle`): without it mmengine
-skips the op and the SDPA path of DCA would count less than its explicit-
-logits training path. Depict registers itself through the config's
-``custom_imports``.
+The analyzer counts ``F.scaled_dot_product_attention`` (mmengine alone skips
+it, and the SDPA path of DCA would count less than its explicit-logits
+training path). Depict registers itself through the config's ``custom_imports``.
 """
 import argparse
 import json
 import logging
 
 import torch
-from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
@@ -95,9 +92,8 @@ def main() -> None:
     args = parse_args()
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     cfg = Config.fromfile(args.config)  # imports depict via custom_imports
-    from depict.utils.flops import install_sdpa_flop_handle
+    from depict.utils.flops import flop_analyzer
     from mmseg.registry import MODELS
-    install_sdpa_flop_handle()
     cfg.model.pretrained = None
     cfg.model.backbone.pop('init_cfg', None)
     height, width = args.shape or cfg.model.data_preprocessor.get('size') or (512, 512)
@@ -114,12 +110,10 @@ def main() -> None:
     img = torch.randn(1, 3, height, width)
     labels = torch.randint(0, model.decode_head.num_classes, (1, 1, height, width))
     with torch.no_grad():
-        inference = get_model_complexity_info(InferenceGraph(model), inputs=(img, ),
-                                              show_table=False, show_arch=False)['flops']
-        training = get_model_complexity_info(TrainGraph(model), inputs=(img, labels),
-                                             show_table=False, show_arch=False)['flops']
-        by_module = FlopAnalyzer(InferenceGraph(model), (img, )).unsupported_ops_warnings(False) \
-            .uncalled_modules_warnings(False).by_module()
+        inference_analyzer = flop_analyzer(InferenceGraph(model), (img, ))
+        inference = inference_analyzer.total()
+        training = flop_analyzer(TrainGraph(model), (img, labels)).total()
+        by_module = inference_analyzer.by_module()
     # Names relative to the segmentor.
     by_module = {k[len('segmentor.'):]: v for k, v in by_module.items()
                  if k.startswith('segmentor.')}

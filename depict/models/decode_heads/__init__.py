@@ -1,5 +1,7 @@
+from .atm_head import ATMHead
 from .depict_ca_head import DepictCAHead
 from .depict_sa_head import DepictSAHead
 from .repsep_head import RepSepHead
+from .shrunk_atm_head import ShrunkATMHead
 
-__all__ = ['DepictCAHead', 'DepictSAHead', 'RepSepHead']
+__all__ = ['ATMHead', 'DepictCAHead', 'DepictSAHead', 'RepSepHead', 'ShrunkATMHead']

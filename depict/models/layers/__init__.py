@@ -1,8 +1,9 @@
 from .attention import MultiheadAttention, attention, merge_heads, split_heads
 from .coding_rate_attention import (MSCA, MSSA, MSCALayer, MSSALayer, SubspaceAttention,
                                     subspace_attention)
+from .transformer_decoder import PostNormDecoderLayer
 
 __all__ = [
     'MultiheadAttention', 'attention', 'merge_heads', 'split_heads', 'MSSA', 'MSCA',
-    'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention'
+    'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention', 'PostNormDecoderLayer'
 ]

@@ -1,3 +1,4 @@
+from .atm_loss import ATMLoss
 from .region_contrastive_loss import RegionContrastiveLoss
 
-__all__ = ['RegionContrastiveLoss']
+__all__ = ['ATMLoss', 'RegionContrastiveLoss']

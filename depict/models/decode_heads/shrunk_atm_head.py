@@ -1,0 +1,141 @@
+"""The head of SegViT's Shrunk variant: query-based upsampling + single-stage ATM.
+
+SegViT (Zhang et al., NeurIPS 2022, Sec. 3.3): with the backbone downsampled by
+QD (:class:`~depict.models.backbones.ShrunkVisionTransformer`), the head
+rebuilds a 1/16-resolution map with query-based upsampling (QU): a grid of
+learnable queries, one per 1/16 position, attends first to the early (1/16,
+before QD) and then to the late (1/32) features, through post-norm decoder
+layers (self-attention over the grid, cross-attention, FFN). The resulting map
+feeds a single ATM stage whose every layer predicts (class logits and mask
+logits), each supervised by the ATM loss; masks do not accumulate.
+
+Paper ↔ code: laterals ``LN(Linear(X))`` of both inputs (:class:`Lateral`), QU
+(:class:`QueryUpsampler`), single-stage ATM (:class:`ATMDecoder` with
+``predict_every_layer=True, accumulate_masks=False``), loss and prediction
+shared with :class:`~depict.models.decode_heads.ATMHead`.
+
+The official head sizes its query grid from a hard-coded image size and reshapes
+with √N. Here the grid is a parameter of a reference size (the training
+crop / 16) resized, like ViT position embeddings, to whatever 1/16 grid the
+early features have, so any input or slide window works.
+"""
+from typing import Optional, Sequence, Union
+
+import torch
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType
+from torch import Tensor, nn
+
+from ..layers import PostNormDecoderLayer
+from .atm_head import ATMDecoder, ATMOutputs, BaseATMHead, Lateral
+
+__all__ = ['QueryUpsampler', 'ShrunkATMHead']
+
+
+class QueryUpsampler(nn.Module):
+    """Query-based upsampling: a learnable query grid decoded over feature maps.
+
+    Args:
+        embed_dims: Width of queries and features.
+        num_stages: Feature maps the grid visits, in order (early, late).
+        num_layers: Decoder layers per stage.
+        num_heads: Attention heads.
+        ffn_channels: Hidden width of the FFNs.
+        grid_size: (h, w) of the stored query grid (training crop / 16).
+        dropout: Residual / FFN dropout.
+        attn_drop: Attention-weight dropout.
+        interpolate_mode: How the grid is resized to other inputs' 1/16 grid.
+    """
+
+    def __init__(self, *, embed_dims: int, num_stages: int, num_layers: int, num_heads: int,
+                 ffn_channels: int, grid_size: tuple[int, int], dropout: float = 0.1,
+                 attn_drop: float = 0.1, interpolate_mode: str = 'bicubic') -> None:
+        super().__init__()
+        if len(grid_size) != 2 or min(grid_size) < 1:
+            raise ValueError(f'grid_size must be (h, w) of the 1/16 training grid, '
+                             f'got {grid_size}')
+        self.interpolate_mode = interpolate_mode
+        # N(0, 1) as the official nn.Embedding; stored as a map to resize it.
+        self.grid = nn.Parameter(torch.randn(1, embed_dims, *grid_size))
+        self.stages = nn.ModuleList(
+            nn.ModuleList(
+                PostNormDecoderLayer(embed_dims, num_heads, ffn_channels=ffn_channels,
+                                     dropout=dropout, attn_drop=attn_drop)
+                for _ in range(num_layers)) for _ in range(num_stages))
+
+    def forward(self, features: Sequence[Tensor], out_size: tuple[int, int]) -> Tensor:
+        """Decodes the grid, resized to ``out_size``, over ``features`` (B, C, h_s, w_s).
+
+        Returns:
+            The decoded grid as a map (B, C, *out_size).
+        """
+        if len(features) != len(self.stages):
+            raise ValueError(f'QueryUpsampler has {len(self.stages)} stages but got '
+                             f'{len(features)} feature maps')
+        batch = features[0].shape[0]
+        grid = self.grid
+        if tuple(grid.shape[-2:]) != tuple(out_size):
+            grid = resize(grid, size=out_size, mode=self.interpolate_mode, align_corners=False)
+        # (1, C, h, w) -> (1, h*w, C) -> (B, h*w, C)
+        query = grid.flatten(2).transpose(1, 2).expand(batch, -1, -1)
+        for layers, feature in zip(self.stages, features):
+            memory = feature.flatten(2).transpose(1, 2)  # (B, C, h_s, w_s) -> (B, h_s*w_s, C)
+            for layer in layers:
+                query, _ = layer(query, memory)
+        return query.transpose(1, 2).reshape(batch, -1, *out_size)  # (B, h*w, C) -> (B, C, h, w)
+
+
+@MODELS.register_module()
+class ShrunkATMHead(BaseATMHead):
+    """SegViT-Shrunk's head: QU over (early, late) features, then one ATM stage.
+
+    Args:
+        in_channels: Channels of the two selected backbone outputs.
+        channels: Decoder width (512 for ViT-L).
+        num_classes: C.
+        in_index: Backbone outputs to read: (early 1/16, late 1/32).
+        num_layers: Decoder layers per QU stage and of the ATM stage (3).
+        num_heads: Attention heads (16 for ViT-L).
+        ffn_ratio: FFN width / ``channels`` (4).
+        query_grid: (h, w) of the stored QU grid: the training crop / patch size
+            (40×40 for 640 crops); resized for other inputs.
+        dropout: Residual / FFN dropout (0.1).
+        attn_drop: Attention-weight dropout (0.1).
+        scores: ``'prob'`` or ``'log_prob'``, see :class:`BaseATMHead`.
+        loss_decode: The loss config (:class:`~depict.models.losses.ATMLoss`).
+        **kwargs: Other :class:`BaseDecodeHead` arguments.
+    """
+
+    def __init__(self, *, in_channels: Union[int, Sequence[int]], channels: int,
+                 num_classes: int, in_index: Sequence[int] = (0, 1), num_layers: int = 3,
+                 num_heads: int = 8, ffn_ratio: int = 4, query_grid: Sequence[int] = (40, 40),
+                 dropout: float = 0.1, attn_drop: float = 0.1, scores: str = 'prob',
+                 loss_decode: ConfigType = dict(type='ATMLoss'),
+                 init_cfg: Optional[ConfigType] = None, **kwargs) -> None:
+        in_index = list(in_index)
+        if isinstance(in_channels, int):
+            in_channels = [in_channels] * len(in_index)
+        super().__init__(in_channels=list(in_channels), channels=channels,
+                         num_classes=num_classes, in_index=in_index,
+                         input_transform='multiple_select', dropout_ratio=0.0,
+                         loss_decode=loss_decode, init_cfg=init_cfg, scores=scores, **kwargs)
+        ffn_channels = ffn_ratio * channels
+        self.laterals = nn.ModuleList(Lateral(c, channels) for c in self.in_channels)
+        self.upsampler = QueryUpsampler(
+            embed_dims=channels, num_stages=len(in_index), num_layers=num_layers,
+            num_heads=num_heads, ffn_channels=ffn_channels, grid_size=tuple(query_grid),
+            dropout=dropout, attn_drop=attn_drop)
+        self.decoder = ATMDecoder(
+            num_classes=num_classes, embed_dims=channels, num_stages=1, num_layers=num_layers,
+            num_heads=num_heads, ffn_channels=ffn_channels, dropout=dropout,
+            attn_drop=attn_drop, predict_every_layer=True, accumulate_masks=False)
+
+    def forward(self, inputs: Sequence[Tensor]) -> ATMOutputs:
+        """(early, late) backbone maps -> per-layer class and mask logits."""
+        features = self._transform_inputs(inputs)  # early (1/16) first, as the official head
+        laterals = [lateral(x) for lateral, x in zip(self.laterals, features)]
+        # The 1/16 grid is the early features' own (h, w): no image size needed.
+        upsampled = self.upsampler(laterals, out_size=tuple(features[0].shape[-2:]))
+        # Earlier layers' predictions only feed the loss: skip them at inference.
+        return self.decoder([upsampled], final_only=not self.training)
