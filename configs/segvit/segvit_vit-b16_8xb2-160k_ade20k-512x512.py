@@ -2,7 +2,8 @@
 # Targets the official ViT-B ADE20K val result: 51.3 mIoU ss / 53.0 ms at
 # 120.9 GFLOPs (multiply-accumulates, whole model, one 512x512 window).
 # ss: short side resized to 512, slide window 512 / stride 480 (the official
-# ViT-B base used stride 341); ms: ratios 0.5-1.75 + flip (docs/protocols.md).
+# ViT-B base used stride 341); ms: ratios 0.5-1.75 of that test size + flip, as the
+# paper (mmseg 0.x protocol, docs/protocols.md).
 # Architecture as the official ViT-B base config: blocks 6, 8, 12 (out_indices
 # 5, 7, 11), decoder width 384 (= 768 / 2), 12 heads, 3 layers per stage.
 # Recipe: the ViT-L ADE20K one (AdamW lr 2e-5, head x10, wd 0.01, no decay on
@@ -34,5 +35,7 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000)
 ]
 train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
+# The paper's protocol (mmseg 0.x): ss at the test size, ms at ratios of it.
+tta_pipeline = {{_base_.tta_pipeline_mmseg0x}}
+val_dataloader = dict(batch_size=1, dataset=dict(pipeline={{_base_.test_pipeline_mmseg}}))
 test_dataloader = val_dataloader

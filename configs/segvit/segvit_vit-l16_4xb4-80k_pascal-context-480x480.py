@@ -32,6 +32,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000)
 ]
-train_dataloader = dict(batch_size=4)
+# Training scale of the official config (mmseg 0.x: long side 520); testing
+# keeps the base's view sizes, which SegViT's `min_size=480` also produces.
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline={{_base_.train_pipeline_mmseg}}))
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader

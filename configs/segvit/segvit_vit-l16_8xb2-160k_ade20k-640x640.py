@@ -1,9 +1,8 @@
 # SegViT (ATM decoder), ViT-L/16 on ADE20K at 640x640 (Zhang et al., NeurIPS 2022).
 # Targets the official ViT-L ADE20K val result: 54.6 mIoU ss / 55.2 ms at
 # 637.9 GFLOPs (multiply-accumulates, whole model, one 640x640 window).
-# ss: short side resized to 640, slide window 640 / stride 608; ms: ratios
-# 0.5-1.75 + flip (the paper scaled the ss test size, mmseg 0.x; this config's
-# tta_pipeline scales the original image, mmseg 1.x: docs/protocols.md).
+# ss: short side resized to 640, slide window 640 / stride 608; ms: ratios 0.5-1.75
+# of that test size + flip, as the paper (mmseg 0.x protocol, docs/protocols.md).
 # Recipe: AdamW lr 2e-5 (decode head x10), wd 0.01, no decay on backbone norms,
 # 1500-iteration linear warm-up then poly 1.0 to 0, grad clip 35 (L2), 160k
 # iterations, batch 16 (8 GPUs x 2), drop-path 0.3, AugReg ViT-L (IN-21k -> IN-1k,
@@ -31,5 +30,7 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000)
 ]
 train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
+# The paper's protocol (mmseg 0.x): ss at the test size, ms at ratios of it.
+tta_pipeline = {{_base_.tta_pipeline_mmseg0x}}
+val_dataloader = dict(batch_size=1, dataset=dict(pipeline={{_base_.test_pipeline_mmseg}}))
 test_dataloader = val_dataloader

@@ -21,6 +21,8 @@ model = dict(
         img_size=(640, 640),
         patch_size=16,
         in_channels=3,
+        # AugReg ViTs have a patch-embedding bias (mmseg defaults to none).
+        patch_bias=True,
         embed_dims=1024,
         num_layers=24,
         num_heads=16,
