@@ -13,21 +13,15 @@ memory do not depend on them; no pretrained file is needed).
 
 Peak memory is measured in one extra run, as the largest amount of tensor
 memory allocated *above what was allocated when the run started* (weights and
-the input are excluded; they are reported separately):
-
-* CUDA: ``torch.cuda.max_memory_allocated`` (the caching allocator's peak);
-* CPU: torch's profiler with ``profile_memory=True``, replaying every tensor
-  allocation and free in order. This counts the memory of torch tensors only
-  (not numpy / OpenCV buffers or allocator overhead). The process RSS was
-  rejected: it includes the allocator's caching and is not reset between
-  runs; ``tracemalloc`` does not see torch's allocations at all.
+the input are excluded; they are reported separately): the CUDA allocator's
+peak on GPU, torch's profiler replaying every CPU tensor allocation and free on
+CPU (:mod:`depict.utils.benchmark` explains the choice).
 """
 import argparse
 import json
 import os
 import os.path as osp
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -86,52 +80,18 @@ def make_batch(shape: tuple[int, int], seed: int = 0) -> dict:
     return dict(inputs=[image], data_samples=[sample])
 
 
-def _synchronize(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize(device)
-
-
-def time_runs(model, batch: dict, *, repeat: int, warmup: int, device: str) -> list[float]:
-    with torch.no_grad():
-        for _ in range(warmup):
+def test_step(model, batch: dict):
+    """One inference as the test loop runs it, without autograd."""
+    def run():
+        with torch.no_grad():
             model.test_step(batch)
-        _synchronize(device)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            model.test_step(batch)
-            _synchronize(device)
-            times.append(time.perf_counter() - start)
-    return times
-
-
-def peak_memory(model, batch: dict, device: str) -> tuple[int, str]:
-    """(bytes above the starting allocation at the peak of one run, method)."""
-    with torch.no_grad():
-        if device.startswith('cuda'):
-            _synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
-            model.test_step(batch)
-            _synchronize(device)
-            return torch.cuda.max_memory_allocated(device) - base, 'torch.cuda.max_memory_allocated'
-        # Silences kineto's "gpuGetDeviceCount failed" error line on CPU-only machines.
-        os.environ.setdefault('KINETO_LOG_LEVEL', '5')
-        from torch.profiler import ProfilerActivity, profile
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            model.test_step(batch)
-    events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-              if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU]
-    level = peak = 0
-    for _, nbytes in sorted(events):
-        level += nbytes
-        peak = max(peak, level)
-    return peak, 'torch.profiler (profile_memory, CPU tensor allocations)'
+    return run
 
 
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)  # custom_imports registers depict
+    from depict.utils.benchmark import peak_memory, time_fn
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.device.startswith('cuda') and not torch.cuda.is_available():
@@ -140,8 +100,9 @@ def main() -> None:
     model = build_model(cfg, args.checkpoint, args.device)
     batch = make_batch(shape)
 
-    times = time_runs(model, batch, repeat=args.repeat, warmup=args.warmup, device=args.device)
-    peak, method = peak_memory(model, batch, args.device)
+    run = test_step(model, batch)
+    times = time_fn(run, repeat=args.repeat, warmup=args.warmup, device=args.device)
+    peak, method = peak_memory(run, args.device)
     weights = sum(t.numel() * t.element_size()
                   for t in list(model.parameters()) + list(model.buffers()))
     head = getattr(model, 'decode_head', None)

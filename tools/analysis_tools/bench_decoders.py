@@ -1,0 +1,288 @@
+"""Every decode head of the project side by side, in one process and one run.
+
+    python tools/analysis_tools/bench_decoders.py [--width 768] [--shape 512 512] \\
+        [--classes 150] [--batch 2] [--repeat 10] [--warmup 3] [--device cpu] \\
+        [--decoders segmenter depict-sa ...] [--out results.json]
+
+Each decoder is built from its paper config at the backbone width (768: the
+ViT-B/16 configs, 1024: the ViT-L/16 configs; ``--classes`` overrides the class
+count) and fed the *same* random backbone features: one tensor per backbone
+layer, drawn from a generator seeded by the layer index and shape, so two heads
+that read layer 12 of a 12-layer ViT read the identical tensor. The shapes are
+those the decoder's backbone produces for ``--shape`` (its backbone runs once on
+a blank image to find them; the Shrunk ViT, for example, emits half-resolution
+late features).
+
+Measured per decoder (medians over ``--repeat`` runs after ``--warmup``, with the
+interquartile range as spread; CUDA events on GPU):
+
+* ``params``: the decode head's parameters;
+* ``MACs``: multiply-accumulates of the inference path (``head.predict``: the
+  forward and the prediction post-processing, up to logits at the input size),
+  mmengine's fvcore-style counter with depict's SDPA handle;
+* ``forward``: ``head.predict`` in eval mode without autograd;
+* ``fwd+bwd``: a training step of the head: ``head.loss`` on random labels
+  (forward, upsampling, the head's own losses) and ``backward``, with gradients
+  flowing into the features as they would into the backbone;
+* ``peak memory``: tensor memory at the peak of one fwd+bwd above what was
+  allocated before it (CUDA allocator; CPU: torch's profiler, see
+  :mod:`depict.utils.benchmark`);
+* ``rate``: MACs / forward time, as a fraction of the rate of a plain matrix
+  product of comparable size timed in the same run: (B·h·w, d) @ (d, 4d), the
+  shape of a ViT MLP on these features.
+
+Every figure is also given as a ratio to mmseg's Segmenter mask decoder. The
+table goes to stdout, everything to ``--out`` as JSON.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import platform
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: Decoder name -> config per backbone width (the papers' ADE20K configs).
+DECODERS = {
+    'segmenter': {
+        768: 'configs/segmenter/segmenter-mask_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/segmenter/segmenter-mask_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'depict-sa': {
+        768: 'configs/depict/depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/depict/depict-sa_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'depict-ca': {
+        768: 'configs/depict/depict-ca_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/depict/depict-ca_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'atm': {
+        768: 'configs/segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
+        1024: 'configs/segvit/segvit_vit-l16_8xb2-160k_ade20k-640x640.py'},
+    'atm-shrunk': {
+        # No ViT-B Shrunk in the paper: the ViT-L config scaled as the paper scales
+        # ATM from L to B (head width d/2, d/64 heads), QD after a third of the blocks.
+        768: ('configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py',
+              dict(backbone=dict(embed_dims=768, num_layers=12, num_heads=12, shrink_index=4,
+                                 out_indices=(3, 11)),
+                   decode_head=dict(in_channels=768, channels=384, num_heads=12))),
+        1024: 'configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py'},
+    'repsep': {
+        768: 'configs/repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
+        1024: 'configs/repsep/repsep_vit-l16_8xb2-160k_ade20k-640x640.py'},
+}
+REFERENCE = 'segmenter'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark every decode head on identical '
+                                     'backbone features')
+    parser.add_argument('--width', type=int, default=768, choices=sorted({
+        w for table in DECODERS.values() for w in table}), help='backbone width')
+    parser.add_argument('--shape', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
+    parser.add_argument('--classes', type=int, default=150)
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--decoders', nargs='+', default=list(DECODERS),
+                        choices=list(DECODERS))
+    parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory run')
+    parser.add_argument('--out', help='write all results as JSON here')
+    return parser.parse_args()
+
+
+def load_config(name: str, width: int, classes: int):
+    """The decoder's config at this width, with the class count set."""
+    from mmengine.config import Config
+    entry = DECODERS[name][width]
+    path, overrides = (entry, {}) if isinstance(entry, str) else entry
+    cfg = Config.fromfile(osp.join(REPO, path))  # custom_imports registers depict
+    cfg.model.pretrained = None
+    cfg.model.backbone.pop('init_cfg', None)
+    if overrides:
+        cfg.merge_from_dict({'model': copy.deepcopy(overrides)})
+    cfg.model.decode_head.num_classes = classes
+    return path, cfg
+
+
+class Features:
+    """Identical random backbone features: one tensor per (layer, shape)."""
+
+    def __init__(self, batch: int, device: torch.device) -> None:
+        self.batch, self.device, self.cache = batch, device, {}
+
+    def get(self, layer: int, shape: tuple[int, ...]) -> torch.Tensor:
+        key = (layer, shape)
+        if key not in self.cache:
+            generator = torch.Generator().manual_seed(hash(key) % 2**31)
+            self.cache[key] = torch.randn(self.batch, *shape, generator=generator).to(self.device)
+        return self.cache[key]
+
+
+def backbone_layers(backbone) -> list[int]:
+    """Absolute block index of each backbone output (-1 = the last block)."""
+    indices = backbone.out_indices
+    indices = [indices] if isinstance(indices, int) else list(indices)
+    return [len(backbone.layers) - 1 if i == -1 else i for i in indices]
+
+
+def build_decoder(cfg, shape: tuple[int, int], features: Features, device: torch.device):
+    """The decode head on ``device`` and its inputs (features of ``shape``)."""
+    from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model.eval()  # mmseg's VisionTransformer.train() returns None: never chain
+    with torch.no_grad():
+        outputs = model.backbone(torch.zeros(1, 3, *shape))
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    feats = [features.get(layer, tuple(out.shape[1:]))
+             for layer, out in zip(backbone_layers(model.backbone), outputs)]
+    head = model.decode_head.to(device)
+    return head, feats
+
+
+def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch.device):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    generator = torch.Generator().manual_seed(0)
+    samples, metas = [], []
+    for _ in range(batch):
+        meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape)
+        sample = SegDataSample(metainfo=meta)
+        labels = torch.randint(0, classes, (1, *shape), generator=generator)
+        sample.gt_sem_seg = PixelData(data=labels.to(device))
+        samples.append(sample)
+        metas.append(meta)
+    return samples, metas
+
+
+class _Predict(torch.nn.Module):
+    """``feats -> head.predict(feats)``: the traced inference path."""
+
+    def __init__(self, head, metas, test_cfg) -> None:
+        super().__init__()
+        self.head, self.metas, self.test_cfg = head, metas, test_cfg
+
+    def forward(self, *feats):
+        return self.head.predict(list(feats), self.metas, self.test_cfg)
+
+
+def bench_one(name: str, args, features: Features, device: torch.device) -> dict:
+    from depict.utils.benchmark import peak_memory, summarize, time_fn
+    from depict.utils.flops import flop_analyzer
+    path, cfg = load_config(name, args.width, args.classes)
+    shape = tuple(args.shape)
+    head, feats = build_decoder(cfg, shape, features, device)
+    samples, metas = make_samples(args.batch, shape, args.classes, device)
+    test_cfg = cfg.model.get('test_cfg') or {}
+    train_cfg = cfg.model.get('train_cfg') or {}
+
+    head.eval()
+    with torch.no_grad():
+        macs = flop_analyzer(_Predict(head, metas, test_cfg), tuple(feats)).total()
+
+    def forward():
+        with torch.no_grad():
+            head.predict(feats, metas, test_cfg)
+
+    train_feats = [f.detach().clone().requires_grad_() for f in feats]
+
+    def forward_backward():
+        losses = head.loss(train_feats, samples, train_cfg)
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        total.backward()
+        head.zero_grad(set_to_none=True)
+        for f in train_feats:
+            f.grad = None
+
+    forward_times = time_fn(forward, repeat=args.repeat, warmup=args.warmup, device=device)
+    head.train()
+    train_times = time_fn(forward_backward, repeat=args.repeat, warmup=args.warmup,
+                          device=device)
+    peak = method = None
+    if not args.no_memory:
+        peak, method = peak_memory(forward_backward, device)
+    forward_stats, train_stats = summarize(forward_times), summarize(train_times)
+    return dict(
+        decoder=name, config=path, head=type(head).__name__,
+        params=sum(p.numel() for p in head.parameters()), macs=macs,
+        feature_shapes=[list(f.shape) for f in feats],
+        forward=forward_stats, forward_backward=train_stats,
+        peak_memory_bytes=peak, memory_method=method,
+        achieved_macs_per_s=macs / (forward_stats['median_ms'] / 1e3))
+
+
+def add_ratios(results: list[dict], matmul: float) -> None:
+    reference = next((r for r in results if r['decoder'] == REFERENCE), None)
+    for r in results:
+        r['rate_vs_matmul'] = r['achieved_macs_per_s'] / matmul
+        if reference is None:
+            continue
+        r['vs_segmenter'] = dict(
+            params=r['params'] / reference['params'], macs=r['macs'] / reference['macs'],
+            forward=r['forward']['median_ms'] / reference['forward']['median_ms'],
+            forward_backward=(r['forward_backward']['median_ms']
+                              / reference['forward_backward']['median_ms']),
+            peak_memory=(r['peak_memory_bytes'] / reference['peak_memory_bytes']
+                         if r['peak_memory_bytes'] and reference['peak_memory_bytes'] else None))
+
+
+def print_table(results: list[dict], meta: dict) -> None:
+    print(f"{meta['device']} ({meta['threads']} threads), width {meta['width']}, input "
+          f"{meta['shape'][0]}x{meta['shape'][1]}, {meta['classes']} classes, batch "
+          f"{meta['batch']}; matmul {meta['matmul_gmacs_per_s']:.1f} GMAC/s; medians of "
+          f"{meta['repeat']} runs (IQR); (x) = ratio to Segmenter")
+    header = (f"{'decoder':<11}{'params M':>14}{'GMACs':>14}{'forward ms':>22}"
+              f"{'fwd+bwd ms':>22}{'peak MB':>16}{'rate':>7}")
+    print(header)
+    for r in results:
+        ratio = r.get('vs_segmenter', {})
+
+        def cell(value, key, fmt):
+            text = format(value, fmt)
+            return f'{text} ({ratio[key]:.2f})' if ratio.get(key) is not None else text
+
+        peak = r['peak_memory_bytes']
+        print(f"{r['decoder']:<11}"
+              f"{cell(r['params'] / 1e6, 'params', '.2f'):>14}"
+              f"{cell(r['macs'] / 1e9, 'macs', '.1f'):>14}"
+              f"{cell(r['forward']['median_ms'], 'forward', '.0f') + ' ±' + format(r['forward']['iqr_ms'], '.0f'):>22}"
+              f"{cell(r['forward_backward']['median_ms'], 'forward_backward', '.0f') + ' ±' + format(r['forward_backward']['iqr_ms'], '.0f'):>22}"
+              f"{(cell(peak / 2**20, 'peak_memory', '.0f') if peak else '-'):>16}"
+              f"{100 * r['rate_vs_matmul']:>6.0f}%")
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda requested but CUDA is not available')
+    # Loading the first config imports depict through its custom_imports.
+    load_config(args.decoders[0], args.width, args.classes)
+    from mmengine.registry import init_default_scope
+
+    from depict.utils.benchmark import matmul_rate
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    features = Features(args.batch, device)
+    results = [bench_one(name, args, features, device) for name in args.decoders]
+    tokens = args.batch * (args.shape[0] // 16) * (args.shape[1] // 16)
+    matmul, matmul_stats = matmul_rate(tokens, args.width, 4 * args.width, device=device,
+                                       repeat=args.repeat, warmup=args.warmup)
+    add_ratios(results, matmul)
+    meta = dict(device=str(device), threads=torch.get_num_threads(), width=args.width,
+                shape=list(args.shape), classes=args.classes, batch=args.batch,
+                repeat=args.repeat, warmup=args.warmup, torch=torch.__version__,
+                machine=f'{platform.machine()} {platform.processor() or ""}'.strip(),
+                cpu_count=os.cpu_count(), matmul_gmacs_per_s=matmul / 1e9,
+                matmul_shape=[tokens, args.width, 4 * args.width], matmul_time=matmul_stats)
+    print_table(results, meta)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(dict(meta=meta, results=results), f, indent=1)
+        print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
