@@ -25,6 +25,7 @@ def test_bench_decoders_small_run(tmp_path):
     for r in results.values():
         assert r['params'] > 0 and r['macs'] > 0 and r['forward']['median_ms'] > 0
         assert r['forward_backward']['median_ms'] > 0 and r['peak_memory_bytes'] > 0
+        assert r['train_step']['median_ms'] > 0
         assert r['rate_vs_matmul'] > 0
     assert results['segmenter']['vs_segmenter']['forward'] == 1.0
     assert results['depict-sa']['vs_segmenter']['params'] < 0.1

@@ -21,9 +21,15 @@ interquartile range as spread; CUDA events on GPU):
   forward and the prediction post-processing, up to logits at the input size),
   mmengine's fvcore-style counter with depict's SDPA handle;
 * ``forward``: ``head.predict`` in eval mode without autograd;
-* ``fwd+bwd``: a training step of the head: ``head.loss`` on random labels
-  (forward, upsampling, the head's own losses) and ``backward``, with gradients
-  flowing into the features as they would into the backbone;
+* ``fwd+bwd``: the decoder in training mode: ``head.forward`` and the backward
+  pass of fixed random gradients of all its outputs (for ATM: every stage's
+  class logits and masks), with gradients flowing into the features as they
+  would into the backbone. This is the decoder's own training cost;
+* ``train step``: ``head.loss`` on scene-like random labels (8x8 regions of 12
+  classes per image; see :func:`make_samples`) and ``backward``: the above plus
+  mmseg's upsampling of the logits to the label size, the head's losses (CE;
+  ATM's per-stage CE / focal / dice; repsep's auxiliary losses) and accuracy.
+  Skipped with ``--no-train-step``;
 * ``peak memory``: tensor memory at the peak of one fwd+bwd above what was
   allocated before it (CUDA allocator; CPU: torch's profiler, see
   :mod:`depict.utils.benchmark`);
@@ -88,6 +94,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--decoders', nargs='+', default=list(DECODERS),
                         choices=list(DECODERS))
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory run')
+    parser.add_argument('--no-train-step', action='store_true',
+                        help='skip the training-step timing (head.loss + backward)')
     parser.add_argument('--out', help='write all results as JSON here')
     return parser.parse_args()
 
@@ -141,7 +149,12 @@ def build_decoder(cfg, shape: tuple[int, int], features: Features, device: torch
     return head, feats
 
 
-def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch.device):
+def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch.device,
+                 classes_per_image: int = 12, grid: int = 8):
+    """Data samples with scene-like labels: a ``grid`` x ``grid`` map of regions,
+    each one of ``classes_per_image`` classes drawn for the image (an ADE20K
+    image shows about a dozen classes; per-pixel random labels would make every
+    class present and inflate the cost of losses that work per present class)."""
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
     generator = torch.Generator().manual_seed(0)
@@ -149,7 +162,11 @@ def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch
     for _ in range(batch):
         meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape)
         sample = SegDataSample(metainfo=meta)
-        labels = torch.randint(0, classes, (1, *shape), generator=generator)
+        present = torch.randperm(classes, generator=generator)[:classes_per_image]
+        regions = present[torch.randint(0, len(present), (1, 1, grid, grid), generator=generator)]
+        # (1, 1, grid, grid) -> (1, H, W): nearest upsampling keeps whole regions.
+        labels = torch.nn.functional.interpolate(regions.float(), size=shape,
+                                                 mode='nearest').long()[0]
         sample.gt_sem_seg = PixelData(data=labels.to(device))
         samples.append(sample)
         metas.append(meta)
@@ -186,30 +203,58 @@ def bench_one(name: str, args, features: Features, device: torch.device) -> dict
             head.predict(feats, metas, test_cfg)
 
     train_feats = [f.detach().clone().requires_grad_() for f in feats]
+    head.train()
+    # Fixed upstream gradients, one per output tensor (drawn once).
+    out_grads = [torch.randn_like(t) for t in output_tensors(head(train_feats))]
 
     def forward_backward():
-        losses = head.loss(train_feats, samples, train_cfg)
-        total = sum(v for k, v in losses.items() if 'loss' in k)
-        total.backward()
-        head.zero_grad(set_to_none=True)
-        for f in train_feats:
-            f.grad = None
+        outputs = output_tensors(head(train_feats))
+        torch.autograd.backward(outputs, out_grads)
+        reset_grads(head, train_feats)
 
+    def train_step():
+        losses = head.loss(train_feats, samples, train_cfg)
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        reset_grads(head, train_feats)
+
+    head.eval()
     forward_times = time_fn(forward, repeat=args.repeat, warmup=args.warmup, device=device)
     head.train()
-    train_times = time_fn(forward_backward, repeat=args.repeat, warmup=args.warmup,
-                          device=device)
+    backward_times = time_fn(forward_backward, repeat=args.repeat, warmup=args.warmup,
+                             device=device)
+    train_stats = None
+    if not args.no_train_step:
+        train_stats = summarize(time_fn(train_step, repeat=args.repeat, warmup=args.warmup,
+                                        device=device))
     peak = method = None
     if not args.no_memory:
         peak, method = peak_memory(forward_backward, device)
-    forward_stats, train_stats = summarize(forward_times), summarize(train_times)
+    forward_stats = summarize(forward_times)
     return dict(
         decoder=name, config=path, head=type(head).__name__,
         params=sum(p.numel() for p in head.parameters()), macs=macs,
         feature_shapes=[list(f.shape) for f in feats],
-        forward=forward_stats, forward_backward=train_stats,
-        peak_memory_bytes=peak, memory_method=method,
+        forward=forward_stats, forward_backward=summarize(backward_times),
+        train_step=train_stats, peak_memory_bytes=peak, memory_method=method,
         achieved_macs_per_s=macs / (forward_stats['median_ms'] / 1e3))
+
+
+def output_tensors(outputs) -> list[torch.Tensor]:
+    """The tensors in a head's output (a tensor, or nested tuples/lists of them)
+    that carry gradients."""
+    if isinstance(outputs, torch.Tensor):
+        return [outputs] if outputs.requires_grad else []
+    if isinstance(outputs, (list, tuple)):
+        return [t for item in outputs for t in output_tensors(item)]
+    if isinstance(outputs, dict):
+        return [t for item in outputs.values() for t in output_tensors(item)]
+    return []
+
+
+def reset_grads(head, feats) -> None:
+    head.zero_grad(set_to_none=True)
+    for feat in feats:
+        feat.grad = None
 
 
 def add_ratios(results: list[dict], matmul: float) -> None:
@@ -223,6 +268,8 @@ def add_ratios(results: list[dict], matmul: float) -> None:
             forward=r['forward']['median_ms'] / reference['forward']['median_ms'],
             forward_backward=(r['forward_backward']['median_ms']
                               / reference['forward_backward']['median_ms']),
+            train_step=(r['train_step']['median_ms'] / reference['train_step']['median_ms']
+                        if r['train_step'] and reference['train_step'] else None),
             peak_memory=(r['peak_memory_bytes'] / reference['peak_memory_bytes']
                          if r['peak_memory_bytes'] and reference['peak_memory_bytes'] else None))
 
@@ -232,23 +279,28 @@ def print_table(results: list[dict], meta: dict) -> None:
           f"{meta['shape'][0]}x{meta['shape'][1]}, {meta['classes']} classes, batch "
           f"{meta['batch']}; matmul {meta['matmul_gmacs_per_s']:.1f} GMAC/s; medians of "
           f"{meta['repeat']} runs (IQR); (x) = ratio to Segmenter")
-    header = (f"{'decoder':<11}{'params M':>14}{'GMACs':>14}{'forward ms':>22}"
-              f"{'fwd+bwd ms':>22}{'peak MB':>16}{'rate':>7}")
+    header = (f"{'decoder':<11}{'params M':>14}{'GMACs':>14}{'forward ms':>20}"
+              f"{'fwd+bwd ms':>20}{'train step ms':>20}{'peak MB':>14}{'rate':>7}")
     print(header)
     for r in results:
         ratio = r.get('vs_segmenter', {})
 
-        def cell(value, key, fmt):
+        def cell(value, key, fmt, spread=None):
             text = format(value, fmt)
+            if spread is not None:
+                text += f' ±{spread:.0f}'
             return f'{text} ({ratio[key]:.2f})' if ratio.get(key) is not None else text
+
+        def timing(key):
+            stats = r[key]
+            return cell(stats['median_ms'], key, '.0f', stats['iqr_ms']) if stats else '-'
 
         peak = r['peak_memory_bytes']
         print(f"{r['decoder']:<11}"
               f"{cell(r['params'] / 1e6, 'params', '.2f'):>14}"
               f"{cell(r['macs'] / 1e9, 'macs', '.1f'):>14}"
-              f"{cell(r['forward']['median_ms'], 'forward', '.0f') + ' ±' + format(r['forward']['iqr_ms'], '.0f'):>22}"
-              f"{cell(r['forward_backward']['median_ms'], 'forward_backward', '.0f') + ' ±' + format(r['forward_backward']['iqr_ms'], '.0f'):>22}"
-              f"{(cell(peak / 2**20, 'peak_memory', '.0f') if peak else '-'):>16}"
+              f"{timing('forward'):>20}{timing('forward_backward'):>20}{timing('train_step'):>20}"
+              f"{(cell(peak / 2**20, 'peak_memory', '.0f') if peak else '-'):>14}"
               f"{100 * r['rate_vs_matmul']:>6.0f}%")
 
 
