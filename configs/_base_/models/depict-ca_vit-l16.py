@@ -16,7 +16,8 @@ data_preprocessor = dict(
 # a user who raises weight_decay above the recipe's 0 still gets it right.
 depict_paramwise_cfg = dict(custom_keys={'cls_emb': dict(decay_mult=0.0)})
 model = dict(
-    type='EncoderDecoder',
+    # mmseg's EncoderDecoder; test_cfg.windows_per_batch > 1 batches slide windows.
+    type='BatchedSlideEncoderDecoder',
     data_preprocessor=data_preprocessor,
     pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
     backbone=dict(

@@ -13,7 +13,8 @@ data_preprocessor = dict(
     pad_val=0,
     seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
+    # mmseg's EncoderDecoder; test_cfg.windows_per_batch > 1 batches slide windows.
+    type='BatchedSlideEncoderDecoder',
     data_preprocessor=data_preprocessor,
     pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
     backbone=dict(

@@ -25,6 +25,7 @@ package, so it works on non-square inputs and unpadded slide edge crops.
 from typing import Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.losses import accuracy
@@ -35,7 +36,7 @@ from torch import Tensor, nn
 
 from ..layers import PostNormDecoderLayer
 
-__all__ = ['Lateral', 'ATMDecoder', 'BaseATMHead', 'ATMHead']
+__all__ = ['Lateral', 'ATMDecoder', 'BaseATMHead', 'ATMHead', 'upsampled_class_scores']
 
 ATMOutputs = tuple[list[Tensor], list[Tensor]]
 SCORES = ('prob', 'log_prob')
@@ -150,6 +151,65 @@ class ATMDecoder(nn.Module):
         return cls_logits, mask_logits
 
 
+def _interpolation_matrix(size_in: int, size_out: int, *, align_corners: bool,
+                          like: Tensor) -> Tensor:
+    """(size_out, size_in) weights of 1-d linear resizing, exactly those of
+    ``F.interpolate(mode='linear')`` (no antialiasing); two taps per row."""
+    eye = torch.eye(size_in, dtype=like.dtype, device=like.device)
+    # (size_in, 1, size_in) -> (size_in, 1, size_out): row j is the resized e_j.
+    return F.interpolate(eye[:, None], size=size_out, mode='linear',
+                         align_corners=align_corners)[:, 0].t()
+
+
+def upsampled_class_scores(cls_logits: Tensor, mask_logits: Tensor, *,
+                           size: tuple[int, int], align_corners: bool = False,
+                           block_elements: int = 2**20) -> Tensor:
+    """``P[b, c] = Σ_q softmax(Y[b, q])[c] · σ(↑M[b, q])`` at ``size``.
+
+    The same value as ``class_scores(cls_logits, resize(mask_logits, size))``,
+    computed without materialising the (B, Q, H, W) upsampled masks and their
+    sigmoid: bilinear resizing is separable, so the mask logits are resized
+    along the width once, then along the height block by block of output rows
+    (a product with the few rows of the interpolation matrix that reach the
+    block), passed through the sigmoid and summed over queries. A block holds about ``block_elements`` values, so the
+    work stays in reusable buffers instead of several full-resolution tensors
+    (for 150 classes at 512² each of those is 315 MB).
+
+    Args:
+        cls_logits: (B, Q, C+1) class logits (no-object last).
+        mask_logits: (B, Q, h, w) mask logits.
+        size: Output (H, W).
+        align_corners: As in ``F.interpolate``.
+        block_elements: Values per block of upsampled masks.
+
+    Returns:
+        (B, C, H, W) scores.
+    """
+    height, width = size
+    batch, queries, h, _ = mask_logits.shape
+    class_probs = cls_logits.softmax(dim=-1)[..., :-1]  # (B, Q, C)
+    # Along the width first: (B, Q, h, w) -> (B, Q, h, W).
+    wide = F.interpolate(mask_logits, size=(h, width), mode='bilinear',
+                         align_corners=align_corners)
+    rows = _interpolation_matrix(h, height, align_corners=align_corners, like=mask_logits)
+    taps = rows.nonzero()[:, 1]  # source rows with a weight, in output-row order
+    taps_per_row = (rows != 0).sum(dim=1).cumsum(0)
+    scores = mask_logits.new_empty(batch, class_probs.shape[-1], height, width)
+    weights = class_probs.transpose(1, 2)  # (B, Q, C) -> (B, C, Q)
+    step = max(1, block_elements // (batch * queries * width))
+    for start in range(0, height, step):
+        stop = min(start + step, height)
+        # The few source rows these output rows read (two per row, shared).
+        first = int(taps[taps_per_row[start - 1] if start else 0])
+        last = int(taps[taps_per_row[stop - 1] - 1]) + 1
+        # (r, k) @ (B, Q, k, W) -> (B, Q, r, W): these output rows of ↑M, then σ.
+        block = torch.matmul(rows[start:stop, first:last],
+                             wide[:, :, first:last]).sigmoid_()
+        # Σ_q: (B, C, Q) @ (B, Q, r·W) -> (B, C, r·W) -> (B, C, r, W)
+        scores[:, :, start:stop] = (weights @ block.flatten(2)).unflatten(2, block.shape[2:])
+    return scores
+
+
 class BaseATMHead(BaseDecodeHead):
     """What every ATM-style head shares: the loss and the prediction rule.
 
@@ -239,7 +299,8 @@ class BaseATMHead(BaseDecodeHead):
         """Per-class scores at the input (or slide window) size.
 
         As the official code, the final mask logits are upsampled before the
-        sigmoid, and the class-weighted sum runs at that resolution.
+        sigmoid, and the class-weighted sum runs at that resolution
+        (:func:`upsampled_class_scores` computes it in row blocks).
 
         Returns:
             (B, C, H, W): P, or log P with ``scores='log_prob'``.
@@ -252,9 +313,8 @@ class BaseATMHead(BaseDecodeHead):
             size = meta['img_shape']
         else:
             size = meta.get('pad_shape', meta['img_shape'])[:2]
-        masks = resize(mask_logits[-1], size=size, mode='bilinear',
-                       align_corners=self.align_corners)  # (B, C, h, w) -> (B, C, H, W)
-        scores = self.class_scores(cls_logits[-1], masks)
+        scores = upsampled_class_scores(cls_logits[-1], mask_logits[-1], size=tuple(size),
+                                        align_corners=self.align_corners)
         if self.scores == 'log_prob':
             scores = scores.clamp(min=torch.finfo(scores.dtype).tiny).log()
         return scores

@@ -210,3 +210,19 @@ def test_under_autocast_losses_stay_fp32():
     assert all(v.dtype == torch.float32 for k, v in losses.items() if 'loss' in k)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert scores.shape == (1, C, 48, 80) and torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize('align_corners', [False, True])
+@pytest.mark.parametrize('sizes', [((4, 6), (64, 100)), ((5, 3), (37, 29)), ((8, 8), (4, 4))])
+def test_blocked_prediction_equals_the_direct_rule(sizes, align_corners):
+    """The row-blocked fast path is Σ_q softmax(Y)[q, c] σ(resize(M)[q]) exactly."""
+    from mmseg.models.utils import resize
+
+    from depict.models.decode_heads.atm_head import BaseATMHead, upsampled_class_scores
+    (h, w), size = sizes
+    cls_logits, mask_logits = torch.randn(2, 7, 6), 3 * torch.randn(2, 7, h, w)
+    direct = BaseATMHead.class_scores(
+        cls_logits, resize(mask_logits, size=size, mode='bilinear', align_corners=align_corners))
+    blocked = upsampled_class_scores(cls_logits, mask_logits, size=size,
+                                     align_corners=align_corners, block_elements=1000)
+    torch.testing.assert_close(blocked, direct, atol=1e-6, rtol=1e-5)
