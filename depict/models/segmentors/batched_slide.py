@@ -61,15 +61,14 @@ class BatchedSlideEncoderDecoder(EncoderDecoder):
         # Heads resize their output to img_shape (set per window, as mmseg does).
         crop_metas = [dict(meta, img_shape=crop_shape) for _ in windows for meta in batch_img_metas]
 
-        chunk = windows_per_batch * batch_size
-        logits = torch.cat([
-            self.encode_decode(crops[start:start + chunk], crop_metas[start:start + chunk])
-            for start in range(0, crops.shape[0], chunk)
-        ])  # (n*B, C, hc, wc)
-
         preds = inputs.new_zeros((batch_size, self.out_channels, height, width))
         count = inputs.new_zeros((batch_size, 1, height, width))
-        for index, (y1, y2, x1, x2) in enumerate(windows):
-            preds[:, :, y1:y2, x1:x2] += logits[index * batch_size:(index + 1) * batch_size]
-            count[:, :, y1:y2, x1:x2] += 1
-        return preds / count
+        for first in range(0, len(windows), windows_per_batch):
+            group = windows[first:first + windows_per_batch]
+            rows = slice(first * batch_size, (first + len(group)) * batch_size)
+            # (n_group*B, C, hc, wc), window-major; accumulated straight into preds.
+            logits = self.encode_decode(crops[rows], crop_metas[rows])
+            for index, (y1, y2, x1, x2) in enumerate(group):
+                preds[:, :, y1:y2, x1:x2] += logits[index * batch_size:(index + 1) * batch_size]
+                count[:, :, y1:y2, x1:x2] += 1
+        return preds.div_(count)
