@@ -65,7 +65,11 @@ def test_atm_decoder_count_matches_the_formula():
     ffn = 8 * C * d * d
     layer = self_attn + cross_attn + ffn + 3 * 5 * C * d
     class_head = C * d * (C + 1)  # inference: the final prediction only
-    prediction = 4 * C * H * W + C * C * H * W  # upsample masks, Σ_q softmax · σ
+    # Upsampled masks, computed separably (upsampled_class_scores): along the
+    # width (bilinear, 4 per output), then along the height (one block of
+    # rows here, each reading the h source rows), then Σ_q softmax · σ.
+    h = H // 16
+    prediction = 4 * C * h * W + C * H * h * W + C * C * H * W
     expected = laterals + S * L * layer + class_head + prediction
     assert result.decoder == expected
     assert result.total == result.backbone + result.decoder

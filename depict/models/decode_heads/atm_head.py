@@ -202,8 +202,8 @@ def upsampled_class_scores(cls_logits: Tensor, mask_logits: Tensor, *,
         # The few source rows these output rows read (two per row, shared).
         first = int(taps[taps_per_row[start - 1] if start else 0])
         last = int(taps[taps_per_row[stop - 1] - 1]) + 1
-        # (r, k) @ (B, Q, k, W) -> (B, Q, r, W): these output rows of ↑M, then σ.
-        block = torch.matmul(rows[start:stop, first:last],
+        # (r, k) x (B, Q, k, W) -> (B, Q, r, W): these output rows of ↑M, then σ.
+        block = torch.einsum('rk,bqkw->bqrw', rows[start:stop, first:last],
                              wide[:, :, first:last]).sigmoid_()
         # Σ_q: (B, C, Q) @ (B, Q, r·W) -> (B, C, r·W) -> (B, C, r, W)
         scores[:, :, start:stop] = (weights @ block.flatten(2)).unflatten(2, block.shape[2:])
