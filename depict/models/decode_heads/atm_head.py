@@ -235,15 +235,24 @@ class BaseATMHead(BaseDecodeHead):
     measured comparison).
 
     Args:
+        in_channels: Width of each selected backbone output, or one width for
+            all of them.
+        in_index: Which backbone outputs to read (``'multiple_select'``).
         scores: ``'prob'`` or ``'log_prob'``, see above.
         **kwargs: :class:`mmseg.models.decode_heads.decode_head.BaseDecodeHead`
             arguments.
     """
 
-    def __init__(self, *, scores: str = 'prob', **kwargs) -> None:
+    def __init__(self, *, in_channels: Union[int, Sequence[int]], in_index: Sequence[int],
+                 scores: str = 'prob', **kwargs) -> None:
         if scores not in SCORES:
             raise ValueError(f'scores must be one of {SCORES}, got {scores!r}')
-        super().__init__(**kwargs)
+        in_index = list(in_index)
+        if isinstance(in_channels, int):
+            # One width for every selected ViT layer.
+            in_channels = [in_channels] * len(in_index)
+        super().__init__(in_channels=list(in_channels), in_index=in_index,
+                         input_transform='multiple_select', dropout_ratio=0.0, **kwargs)
         # The ATM prediction replaces mmseg's 1x1 classifier: drop it so DDP
         # sees no unused parameters.
         del self.conv_seg
@@ -347,13 +356,9 @@ class ATMHead(BaseATMHead):
                  attn_drop: float = 0.1, scores: str = 'prob',
                  loss_decode: ConfigType = dict(type='ATMLoss'),
                  init_cfg: Optional[ConfigType] = None, **kwargs) -> None:
-        in_index = list(in_index)
-        if isinstance(in_channels, int):
-            in_channels = [in_channels] * len(in_index)
-        super().__init__(in_channels=list(in_channels), channels=channels,
-                         num_classes=num_classes, in_index=in_index,
-                         input_transform='multiple_select', dropout_ratio=0.0,
-                         loss_decode=loss_decode, init_cfg=init_cfg, scores=scores, **kwargs)
+        super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes,
+                         in_index=in_index, loss_decode=loss_decode, init_cfg=init_cfg,
+                         scores=scores, **kwargs)
         # Deepest first: lateral s reads in_index[-1 - s].
         self.laterals = nn.ModuleList(Lateral(c, channels) for c in reversed(self.in_channels))
         self.decoder = ATMDecoder(

@@ -113,13 +113,9 @@ class ShrunkATMHead(BaseATMHead):
                  dropout: float = 0.1, attn_drop: float = 0.1, scores: str = 'prob',
                  loss_decode: ConfigType = dict(type='ATMLoss'),
                  init_cfg: Optional[ConfigType] = None, **kwargs) -> None:
-        in_index = list(in_index)
-        if isinstance(in_channels, int):
-            in_channels = [in_channels] * len(in_index)
-        super().__init__(in_channels=list(in_channels), channels=channels,
-                         num_classes=num_classes, in_index=in_index,
-                         input_transform='multiple_select', dropout_ratio=0.0,
-                         loss_decode=loss_decode, init_cfg=init_cfg, scores=scores, **kwargs)
+        super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes,
+                         in_index=in_index, loss_decode=loss_decode, init_cfg=init_cfg,
+                         scores=scores, **kwargs)
         ffn_channels = ffn_ratio * channels
         self.laterals = nn.ModuleList(Lateral(c, channels) for c in self.in_channels)
         self.upsampler = QueryUpsampler(
