@@ -1,57 +1,15 @@
 # DEPICT-CA (Wen & Li, NeurIPS 2024, arXiv 2411.03033) on mmseg's VisionTransformer
-# (ViT-L/16). The decoder works at the backbone width (no input projection) and
-# reads the last ViT layer after its final LN, CLS token dropped. Defaults are the
-# official code's; docs/depict.md maps every argument to the paper.
-# Recipe: Segmenter's (AugReg ViT weights, mean = std = 127.5, drop-path 0.1).
-backbone_norm_cfg = dict(type='LN', eps=1e-6, requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[127.5, 127.5, 127.5],
-    std=[127.5, 127.5, 127.5],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
-# The class embeddings stay out of weight decay (the official no_weight_decay()
-# returns {'cls_emb'}); configs pass this to optim_wrapper.paramwise_cfg so that
-# a user who raises weight_decay above the recipe's 0 still gets it right.
-depict_paramwise_cfg = dict(custom_keys={'cls_emb': dict(decay_mult=0.0)})
+# (ViT-L/16): DEPICT-SA's model with the CA head. L MSSA layers refine the patch
+# tokens only, then the class queries go through MSCA layers with their own
+# projection. Defaults are the official code's; docs/depict.md maps every
+# argument to the paper.
+_base_ = ['./depict-sa_vit-l16.py']
 model = dict(
-    # mmseg's EncoderDecoder; test_cfg.windows_per_batch > 1 batches slide windows.
-    type='BatchedSlideEncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(
-        type='VisionTransformer',
-        img_size=(640, 640),
-        patch_size=16,
-        in_channels=3,
-        # AugReg ViTs have a patch-embedding bias (mmseg defaults to none).
-        patch_bias=True,
-        embed_dims=1024,
-        num_layers=24,
-        num_heads=16,
-        drop_path_rate=0.1,
-        attn_drop_rate=0.0,
-        drop_rate=0.0,
-        final_norm=True,
-        norm_cfg=backbone_norm_cfg,
-        with_cls_token=True,
-        interpolate_mode='bicubic',
-    ),
     decode_head=dict(
         type='DepictCAHead',
-        in_channels=1024,
-        num_classes=150,
-        num_layers=3,  # L MSSA layers on the patch tokens
-        num_heads=3,  # K of the MSSA layers
-        head_dims=100,  # p of the MSSA layers (hard-coded in the official code)
+        # num_layers / num_heads / head_dims (L, K, p of the MSSA layers on the
+        # patch tokens) as in DEPICT-SA: 3, 3, 100 (hard-coded officially).
         num_cross_layers=3,  # MSCA layers of the class queries (official: 3)
         cross_num_heads=3,  # K of the MSCA layers
         cross_head_dims=50,  # p of the MSCA layers (K*p = 150 = C on ADE20K; official)
-        attn_drop_rate=0.1,  # Segmenter's decoder dropout, applied to the attention
-        cls_emb_init_std=0.02,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-    ),
-    train_cfg=dict(),
-    test_cfg=dict(mode='slide', crop_size=(640, 640), stride=(608, 608)),
-)
+    ))

@@ -1,55 +1,12 @@
 # Representation separation (Hong et al., arXiv 2212.13764), our RECONSTRUCTION
-# (no official code; see docs/repsep.md): the decoupled two-pathway ViT
-# (mmseg's VisionTransformer + a local pathway of LSBs) and Segmenter's mask
-# transformer extended with SASM and DCA (auxiliary branch training-only).
-# All three components on. The backbone lists only VisionTransformer keys, so
-# a config may swap in a plain VisionTransformer (the ablation baseline); the
-# local pathway uses its defaults: LSBs after the last layer of each quarter of
-# the depth, 256 channels, 3x3 windows.
-backbone_norm_cfg = dict(type='LN', eps=1e-6, requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[127.5, 127.5, 127.5],
-    std=[127.5, 127.5, 127.5],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
+# (no official code; see docs/repsep.md): Segmenter's ViT-B/16 model with the
+# decoupled two-pathway ViT (mmseg's VisionTransformer + a local pathway of
+# LSBs) and Segmenter's mask transformer extended with SASM and DCA (auxiliary
+# branch training-only). All three components on. The backbone adds no key to
+# Segmenter's, so a config may switch back to a plain VisionTransformer (the
+# ablation baseline); the local pathway uses its defaults: LSBs after the last
+# layer of each quarter of the depth, 256 channels, 3x3 windows.
+_base_ = ['./segmenter_vit-b16_mask.py']
 model = dict(
-    # mmseg's EncoderDecoder; test_cfg.windows_per_batch > 1 batches slide windows.
-    type='BatchedSlideEncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained='data/pretrain/vit_base_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(
-        type='TwoPathwayVisionTransformer',
-        img_size=(512, 512),
-        patch_size=16,
-        in_channels=3,
-        # AugReg ViTs have a patch-embedding bias (mmseg defaults to none).
-        patch_bias=True,
-        embed_dims=768,
-        num_layers=12,
-        num_heads=12,
-        drop_path_rate=0.3,
-        attn_drop_rate=0.0,
-        drop_rate=0.0,
-        final_norm=True,
-        norm_cfg=backbone_norm_cfg,
-        with_cls_token=True,
-        interpolate_mode='bicubic',
-    ),
-    decode_head=dict(
-        type='RepSepHead',
-        in_channels=768,
-        channels=768,
-        num_classes=150,
-        num_layers=2,
-        num_heads=12,
-        embed_dims=768,
-        dropout_ratio=0.0,
-        with_sasm=True,
-        with_dca=True,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-    ),
-    train_cfg=dict(),
-    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(480, 480)),
-)
+    backbone=dict(type='TwoPathwayVisionTransformer', drop_path_rate=0.3),
+    decode_head=dict(type='RepSepHead', with_sasm=True, with_dca=True))
