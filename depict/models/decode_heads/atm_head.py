@@ -171,9 +171,10 @@ def upsampled_class_scores(cls_logits: Tensor, mask_logits: Tensor, *,
     sigmoid: bilinear resizing is separable, so the mask logits are resized
     along the width once, then along the height block by block of output rows
     (a product with the few rows of the interpolation matrix that reach the
-    block), passed through the sigmoid and summed over queries. A block holds about ``block_elements`` values, so the
-    work stays in reusable buffers instead of several full-resolution tensors
-    (for 150 classes at 512² each of those is 315 MB).
+    block), passed through the sigmoid and summed over queries. A block holds
+    about ``block_elements`` values, so the work stays in reusable buffers
+    instead of several full-resolution tensors (for 150 classes at 512² each
+    of those is 315 MB).
 
     Args:
         cls_logits: (B, Q, C+1) class logits (no-object last).
