@@ -166,9 +166,10 @@ def build_model(model_cfg, variant: str, device: torch.device, state_dict=None):
     try:
         model = MODELS.build(variant_model_cfg(model_cfg, variant))
     except (KeyError, TypeError) as error:
-        raise SystemExit(f'building the {variant} model failed ({error}); the fused variant needs '
-                         f'{FUSED_VIT} and the fused_attn switch of depict.models.backbones '
-                         '(issue 14)') from error
+        hint = (f'; the fused variant needs {FUSED_VIT} and the fused_attn switch of '
+                'depict.models.backbones' if variant == 'fused' and 'attn' in str(error)
+                or FUSED_VIT in str(error) else '; check --cfg-options against the config')
+        raise SystemExit(f'building the {variant} model failed ({error}){hint}') from error
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
     return model.to(device)
