@@ -156,8 +156,8 @@ def variant_model_cfg(model_cfg, variant: str):
     elif backbone.type in SWITCHED:
         backbone.fused_attn = fused
     else:
-        raise SystemExit(f'backbone {backbone.type!r} has no stock/fused variants; '
-                         f'benchmark configs with {STOCK_VIT}, {FUSED_VIT} or {", ".join(SWITCHED)}')
+        raise SystemExit(f'backbone {backbone.type!r} has no stock/fused variants; benchmark '
+                         f'configs with {STOCK_VIT}, {FUSED_VIT} or {", ".join(SWITCHED)}')
     return cfg
 
 
@@ -223,7 +223,7 @@ class Runner:
         patch_grad = self.model.backbone.patch_embed.projection.weight.grad.detach().cpu().clone()
         self.optim_wrapper.step()
         self.optim_wrapper.zero_grad()
-        return dict(losses={k: float(v) for k, v in log_vars.items() if 'loss' in k},
+        return dict(losses={k: float(v.detach()) for k, v in log_vars.items() if 'loss' in k},
                     grad_norm=grad_norm, patch_embed_grad=patch_grad)
 
 

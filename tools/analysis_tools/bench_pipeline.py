@@ -207,8 +207,8 @@ def main(argv=None) -> None:
                      persistent_workers=cfg.train_dataloader.get('persistent_workers')),
         machine=f'{platform.machine()} {platform.processor() or ""}'.strip(),
         cpu_count=os.cpu_count())
-    print(f"{args.config}: {rate:.2f} images/s per worker (median {result['sample_ms']['median']:.0f}"
-          f" CPU ms per sample, {len(times)} samples of {result['image_size'] or data_root}; "
+    print(f"{args.config}: {rate:.2f} images/s per worker (median "
+          f"{result['sample_ms']['median']:.0f} CPU ms per sample, {len(times)} samples of {result['image_size'] or data_root}; "
           f"wall clock here {result['images_per_s_wall_clock']:.2f} images/s)")
     print(f"{args.gpus} GPUs x batch {batch}; step time from {source}:")
     print(f"{'step s':>8}{'img/s per GPU':>15}{'workers/GPU':>13}{'workers total':>15}")
