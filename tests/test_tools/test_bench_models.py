@@ -11,8 +11,8 @@ from conftest import PYTHON, REPO, run_tool
 
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'bench_models.py')
 # A 2-layer, 64-wide ViT; windows of 48 with stride 40 over a 64x160 image (4 windows).
-TINY = ['--shape', '64', '64', '--batch', '2', '--slide-shape', '64', '160', '--runs', '2',
-        '--warmup', '1', '--cfg-options', 'model.backbone.num_layers=2',
+TINY = ['--shape', '64', '64', '--batch', '2', '--slide-shape', '64', '160', '--runs', '1',
+        '--warmup', '0', '--cfg-options', 'model.backbone.num_layers=2',
         'model.backbone.embed_dims=64', 'model.backbone.num_heads=4',
         'model.decode_head.in_channels=64', 'model.test_cfg.crop_size=(48,48)',
         'model.test_cfg.stride=(40,40)']
@@ -48,7 +48,9 @@ def check_report(result: dict, modes=('train', 'slide')) -> None:
 
 def test_bench_models_tiny_vit(tmp_path):
     out = str(tmp_path / 'bench.json')
-    proc = run_tool([PYTHON, TOOL, '--configs', 'depict-sa', 'repsep', *TINY, '--out', out])
+    # A generous timeout: about a minute of CPU, slower on a loaded machine.
+    proc = run_tool([PYTHON, TOOL, '--configs', 'depict-sa', 'repsep', *TINY, '--out', out],
+                    timeout=1800)
     assert 'fused' in proc.stdout and 'loss rel diff' in proc.stdout
     report = load(out)
     results = {r['config']: r for r in report['results']}
@@ -69,8 +71,8 @@ def test_bench_models_tiny_vit(tmp_path):
 def test_bench_models_sequential_with_profile(tmp_path):
     """One variant at a time, train step only, with the operator tables."""
     out = str(tmp_path / 'bench.json')
-    run_tool([PYTHON, TOOL, '--configs', 'depict-sa', *TINY, '--modes', 'train', '--runs', '1',
-              '--sequential', '--profile', '5', '--out', out])
+    run_tool([PYTHON, TOOL, '--configs', 'depict-sa', *TINY, '--modes', 'train', '--sequential',
+              '--profile', '5', '--out', out])
     result = load(out)['results'][0]
     check_report(result, modes=('train', ))
     assert 'slide' not in result['ratios']
