@@ -69,11 +69,13 @@ def test_bench_models_tiny_vit(tmp_path):
 
 
 def test_bench_models_sequential_with_profile(tmp_path):
-    """One variant at a time, train step only, with the operator tables."""
+    """One variant at a time, train step only, CPU-time clock, with the operator tables."""
     out = str(tmp_path / 'bench.json')
     run_tool([PYTHON, TOOL, '--configs', 'depict-sa', *TINY, '--modes', 'train', '--sequential',
-              '--profile', '5', '--out', out])
-    result = load(out)['results'][0]
+              '--profile', '5', '--clock', 'cpu', '--out', out])
+    report = load(out)
+    assert report['meta']['clock'] == 'cpu' and not report['meta']['interleaved']
+    result = report['results'][0]
     check_report(result, modes=('train', ))
     assert 'slide' not in result['ratios']
     for variant in ('stock', 'fused'):

@@ -43,11 +43,14 @@ interquartile range, min and max):
   high-water mark is still reported in ``meta`` as a bound.
 
 Before timing, one seeded training step of each variant (same seed, so
-drop-path and dropout draw the same masks; with ``--modes train``) checks that the comparison is fair: the losses,
-the global gradient norm and the patch-embedding gradient of the two variants
-must agree to float rounding (reported as ``equivalence``; the slide
-inference's logits likewise). Timing interleaves the variants (stock, fused,
-fused, stock, ...) so that load from other processes falls on both alike;
+drop-path and dropout draw the same masks; with ``--modes train``) checks that
+the comparison is fair: the losses, the global gradient norm and the
+patch-embedding gradient of the two variants must agree to float rounding
+(reported as ``equivalence``; the slide inference's logits likewise). Timing
+interleaves the variants (stock, fused, fused, stock, ...) so that load from
+other processes falls on both alike; ``--clock cpu`` times each call by the
+process' CPU time instead of the wall clock (CPU device, one thread): the work
+done, which other processes on a shared machine do not inflate.
 ``--sequential`` measures one variant at a time and keeps only one model in
 memory (for ViT-L on a small machine). ``--profile N`` adds, per variant, the
 top-N operators of one training step by self time and by memory (torch's
@@ -65,6 +68,7 @@ import os.path as osp
 import platform
 import resource
 import sys
+import time
 
 import torch
 
@@ -97,6 +101,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='cpu: process CPU time per call (CPU device, 1 thread): the work '
+                        'done, robust to other processes sharing the cores')
     parser.add_argument('--sequential', action='store_true',
                         help='one variant at a time (halves the memory; no interleaving)')
     parser.add_argument('--profile', type=int, default=0, metavar='N',
@@ -107,6 +114,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0 or args.batch < 1:
         parser.error('--runs and --batch must be >= 1 and --warmup >= 0')
+    if args.clock == 'cpu' and (args.device != 'cpu' or torch.get_num_threads() != 1):
+        parser.error('--clock cpu measures single-threaded CPU runs: use --device cpu and '
+                     'OMP_NUM_THREADS=1 (with more threads CPU time counts spin-waiting too)')
     return args
 
 
@@ -268,8 +278,13 @@ def time_variants(runners: dict, fn_name: str, args, device) -> dict:
     for index in range(args.warmup + args.runs):
         order = names if index % 2 == 0 else names[::-1]
         for name in order:
-            seconds = time_fn(getattr(runners[name], fn_name), repeat=1, warmup=0,
-                              device=device)
+            fn = getattr(runners[name], fn_name)
+            if args.clock == 'cpu':
+                start = time.process_time()
+                fn()
+                seconds = [time.process_time() - start]
+            else:
+                seconds = time_fn(fn, repeat=1, warmup=0, device=device)
             if index >= args.warmup:
                 times[name] += seconds
     return times
@@ -424,7 +439,7 @@ def main(argv=None) -> None:
         print(f"done: {entry} {json.dumps(results[-1]['ratios'])}", flush=True)
     meta = dict(device=str(device), threads=torch.get_num_threads(), shape=list(args.shape),
                 batch=args.batch, slide_shape=list(args.slide_shape), modes=args.modes,
-                runs=args.runs, warmup=args.warmup, sequential=args.sequential,
+                runs=args.runs, warmup=args.warmup, sequential=args.sequential, clock=args.clock,
                 interleaved=not args.sequential, cfg_options=dict(args.cfg_options),
                 torch=torch.__version__, cpu_count=os.cpu_count(),
                 machine=f'{platform.machine()} {platform.processor() or ""}'.strip(),
