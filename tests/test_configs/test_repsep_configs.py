@@ -65,7 +65,9 @@ def test_toy_configs_share_segmenters_bases_except_the_model():
     for path in ABLATIONS + [TOY]:
         ours = bases(path)
         assert ours[1:] == reference[1:], path
-        assert ours[0] == '../_base_/models/repsep_vit-b16.py'
+        # The model part: the Segmenter toy model for the baseline, else repsep's.
+        expected = 'segmenter-mask' if 'ablation-0' in path else 'repsep'
+        assert ours[0] == f'../_base_/models/{expected}_vit-toy.py'
         cfg, seg = Config.fromfile(path), Config.fromfile(TOY_CONFIG)
         for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler',
                     'train_cfg', 'randomness'):
@@ -81,7 +83,7 @@ def test_baseline_is_segmenter_parameter_for_parameter():
 
 def test_toy_switches_take_effect():
     models = [build(p) for p in ABLATIONS]
-    assert type(models[0].backbone).__name__ == 'VisionTransformer'
+    assert type(models[0].backbone).__name__ == 'FusedVisionTransformer'
     assert all(type(m.backbone).__name__ == 'TwoPathwayVisionTransformer' for m in models[1:])
     assert [m.decode_head.with_sasm for m in models] == [False, False, True, True]
     assert [m.decode_head.with_dca for m in models] == [False, False, False, True]

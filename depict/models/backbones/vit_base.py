@@ -70,24 +70,25 @@ class FusedMultiheadAttention(MultiheadAttention):
             qkv = F.linear(query, weight, bias).reshape(batch, num_queries, 3, heads, head_dims)
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         else:
-            weights = weight.split(channels)
-            biases = bias.split(channels) if bias is not None else (None, ) * 3
+            # Queries differ from keys (QD): project them with the q / kv rows.
+            w_q, w_kv = weight.split((channels, 2 * channels))
+            b_q, b_kv = bias.split((channels, 2 * channels)) if bias is not None else (None, None)
             num_keys = key.shape[1]
             # (B, N, C) -> (B, N, heads, hd) -> (B, heads, N, hd)
-            q = F.linear(query, weights[0], biases[0]).reshape(
-                batch, num_queries, heads, head_dims).transpose(1, 2)
+            q = F.linear(query, w_q, b_q).reshape(batch, num_queries, heads,
+                                                  head_dims).transpose(1, 2)
             if key is value:
                 # (B, M, 2C) -> (B, M, 2, heads, hd) -> (2, B, heads, M, hd)
-                kv = F.linear(key, weight[channels:],
-                              bias[channels:] if bias is not None else None)
-                k, v = kv.reshape(batch, num_keys, 2, heads, head_dims).permute(
-                    2, 0, 3, 1, 4).unbind(0)
+                kv = F.linear(key, w_kv, b_kv).reshape(batch, num_keys, 2, heads, head_dims)
+                k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)
             else:
+                w_k, w_v = w_kv.chunk(2)
+                b_k, b_v = b_kv.chunk(2) if b_kv is not None else (None, None)
                 # (B, M, C) -> (B, M, heads, hd) -> (B, heads, M, hd)
-                k = F.linear(key, weights[1], biases[1]).reshape(
-                    batch, num_keys, heads, head_dims).transpose(1, 2)
-                v = F.linear(value, weights[2], biases[2]).reshape(
-                    batch, num_keys, heads, head_dims).transpose(1, 2)
+                k = F.linear(key, w_k, b_k).reshape(batch, num_keys, heads,
+                                                    head_dims).transpose(1, 2)
+                v = F.linear(value, w_v, b_v).reshape(batch, num_keys, heads,
+                                                      head_dims).transpose(1, 2)
         out = F.scaled_dot_product_attention(
             q, k, v, dropout_p=mha.dropout if mha.training else 0.0)
         # (B, heads, N, hd) -> (B, N, heads, hd) -> (B, N, C)

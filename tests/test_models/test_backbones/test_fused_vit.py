@@ -225,3 +225,22 @@ def test_fused_equals_stock_without_qkv_bias_and_with_checkpointing(extra):
     torch.testing.assert_close(x_grad, ref_x_grad, rtol=1e-4, atol=1e-5)
     for name, grad in grads.items():
         torch.testing.assert_close(grad, ref_grads[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize('bias', [True, False])
+@pytest.mark.parametrize('case', ['self', 'fewer_queries', 'separate_values', 'query_pos'])
+def test_fused_attention_module_equals_mmcv(bias, case):
+    """Every call shape of the swapped module equals mmcv's forward, incl. the
+    fallback to mmcv for arguments the fast path does not take."""
+    import copy
+    torch.manual_seed(0)
+    stock = MultiheadAttention(embed_dims=12, num_heads=3, batch_first=True, bias=bias)
+    fused = fuse_attention(copy.deepcopy(stock))
+    query, key, value = torch.randn(2, 7, 12), torch.randn(2, 10, 12), torch.randn(2, 10, 12)
+    kwargs = {
+        'self': dict(query=query),
+        'fewer_queries': dict(query=query, key=key, value=key),
+        'separate_values': dict(query=query, key=key, value=value),
+        'query_pos': dict(query=query, query_pos=torch.randn(2, 7, 12)),
+    }[case]
+    torch.testing.assert_close(fused(**kwargs), stock(**kwargs), rtol=1e-5, atol=1e-6)
