@@ -32,10 +32,10 @@ WIDTH = {'vit-t16': 192, 'vit-s16': 384, 'vit-b16': 768, 'vit-l16': 1024, 'vit-t
 HEADS = {'vit-t16': 3, 'vit-s16': 6, 'vit-b16': 12, 'vit-l16': 16, 'vit-toy': 2}
 # decoder part -> (head type, backbone type, needs final norm + CLS token)
 DECODERS = {
-    'segmenter-mask': ('SegmenterMaskTransformerHead', 'VisionTransformer', True),
-    'depict-sa': ('DepictSAHead', 'VisionTransformer', True),
-    'depict-ca': ('DepictCAHead', 'VisionTransformer', True),
-    'segvit': ('ATMHead', 'VisionTransformer', False),
+    'segmenter-mask': ('SegmenterMaskTransformerHead', 'FusedVisionTransformer', True),
+    'depict-sa': ('DepictSAHead', 'FusedVisionTransformer', True),
+    'depict-ca': ('DepictCAHead', 'FusedVisionTransformer', True),
+    'segvit': ('ATMHead', 'FusedVisionTransformer', False),
     'segvit-shrunk': ('ShrunkATMHead', 'ShrunkVisionTransformer', False),
     'repsep': ('RepSepHead', 'TwoPathwayVisionTransformer', True),
 }
@@ -161,7 +161,7 @@ def test_each_backbone_type_is_set_in_one_file():
     part that needs it: changing a backbone class is a one-file edit."""
     import glob
     files = sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
-    for backbone, expected in (('VisionTransformer', '_base_/backbones/vit.py'),
+    for backbone, expected in (('FusedVisionTransformer', '_base_/backbones/vit.py'),
                                ('ShrunkVisionTransformer', '_base_/decoders/segvit-shrunk.py'),
                                ('TwoPathwayVisionTransformer', '_base_/decoders/repsep.py')):
         holders = [osp.relpath(p, CONFIGS) for p in files if f"'{backbone}'" in open(p).read()]

@@ -83,7 +83,7 @@ def test_baseline_is_segmenter_parameter_for_parameter():
 
 def test_toy_switches_take_effect():
     models = [build(p) for p in ABLATIONS]
-    assert type(models[0].backbone).__name__ == 'VisionTransformer'
+    assert type(models[0].backbone).__name__ == 'FusedVisionTransformer'
     assert all(type(m.backbone).__name__ == 'TwoPathwayVisionTransformer' for m in models[1:])
     assert [m.decode_head.with_sasm for m in models] == [False, False, True, True]
     assert [m.decode_head.with_dca for m in models] == [False, False, False, True]

@@ -1,4 +1,5 @@
-# The plain ViT part: mmseg's VisionTransformer inside depict's segmentor, with
+# The plain ViT part: mmseg's VisionTransformer (as depict's FusedVisionTransformer:
+# same weights and keys, attention through fused SDPA) inside depict's segmentor, with
 # the settings of the AugReg ViT weights every paper config starts from
 # (tools/model_converters): patch-embedding bias, LN eps 1e-6, mean = std = 127.5,
 # bicubic position-embedding resizing, drop-path 0.1 (Segmenter / DEPICT; a
@@ -20,7 +21,7 @@ model = dict(
         pad_val=0,
         seg_pad_val=255),
     backbone=dict(
-        type='VisionTransformer',
+        type='FusedVisionTransformer',
         img_size=(512, 512),
         patch_size=16,
         in_channels=3,

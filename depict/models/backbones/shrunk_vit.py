@@ -16,9 +16,11 @@ from the patch embedding, odd sizes keep their last row / column:
 """
 import torch
 import torch.utils.checkpoint as cp
-from mmseg.models.backbones.vit import TransformerEncoderLayer, VisionTransformer
+from mmseg.models.backbones.vit import TransformerEncoderLayer
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from .vit_base import FusedVisionTransformer
 
 __all__ = ['ShrunkVisionTransformer', 'query_downsample']
 
@@ -51,7 +53,7 @@ def query_downsample(layer: TransformerEncoderLayer, x: Tensor, hw_shape: tuple[
 
 
 @MODELS.register_module()
-class ShrunkVisionTransformer(VisionTransformer):
+class ShrunkVisionTransformer(FusedVisionTransformer):
     """:class:`mmseg.models.backbones.VisionTransformer` with QD at one block.
 
     Blocks ``0 .. shrink_index - 1`` run on the full grid, block
@@ -59,11 +61,14 @@ class ShrunkVisionTransformer(VisionTransformer):
     quarter grid. ``out_indices`` count blocks as in mmseg (SegViT's Shrunk
     ViT-L: ``shrink_index=8``, ``out_indices=(7, 23)``: the last full-resolution
     block and the last block). Every constructor argument of mmseg's ViT
-    applies, and its checkpoints load as they are.
+    applies (``out_origin`` returns the full-grid embedding), and its
+    checkpoints load as they are. With ``fused_attn=True`` every block, QD's
+    included (queries ≠ keys), attends through fused SDPA.
 
     Args:
         shrink_index: 0-based index of the block that downsamples.
-        **kwargs: :class:`VisionTransformer` arguments.
+        **kwargs: :class:`FusedVisionTransformer` arguments (``fused_attn``)
+            and :class:`VisionTransformer` arguments.
     """
 
     def __init__(self, *, shrink_index: int = 8, **kwargs) -> None:
@@ -71,47 +76,16 @@ class ShrunkVisionTransformer(VisionTransformer):
         if not 0 <= shrink_index < len(self.layers):
             raise ValueError(f'shrink_index={shrink_index} must index one of the '
                              f'{len(self.layers)} blocks (0-based)')
-        if self.pre_norm or self.out_origin:
-            raise ValueError('ShrunkVisionTransformer does not support pre_norm or out_origin')
         self.shrink_index = shrink_index
-        if not self.with_cls_token:
-            # mmseg's ViT prepends, then drops, the CLS token: it never gets a
-            # gradient, which DDP (find_unused_parameters=False) rejects.
-            self.cls_token.requires_grad_(False)
 
-    def _to_map(self, x: Tensor, hw_shape: tuple[int, int]) -> Tensor:
-        """Tokens (B, P + h*w, C) -> grid (B, C, h, w), prefix dropped."""
-        grid = x[:, 1:] if self.with_cls_token else x
-        batch, _, channels = grid.shape
-        # (B, h*w, C) -> (B, h, w, C) -> (B, C, h, w)
-        return grid.reshape(batch, *hw_shape, channels).permute(0, 3, 1, 2).contiguous()
-
-    def forward(self, inputs: Tensor) -> tuple[Tensor, ...]:
-        batch = inputs.shape[0]
-        x, hw_shape = self.patch_embed(inputs)  # (B, h*w, C)
-        cls_tokens = self.cls_token.expand(batch, -1, -1)
-        x = self._pos_embeding(torch.cat((cls_tokens, x), dim=1), hw_shape, self.pos_embed)
-        if not self.with_cls_token:
-            x = x[:, 1:]
-        num_prefix = 1 if self.with_cls_token else 0
-        outs = []
-        for index, layer in enumerate(self.layers):
-            if index == self.shrink_index:
-                x, hw_shape = self._downsample(layer, x, hw_shape, num_prefix)
-            else:
-                x = layer(x)
-            if index == len(self.layers) - 1 and self.final_norm:
-                x = self.norm1(x)
-            if index in self.out_indices:
-                out = self._to_map(x, hw_shape)
-                outs.append([out, x[:, 0]] if self.output_cls_token else out)
-        return tuple(outs)
-
-    def _downsample(self, layer: TransformerEncoderLayer, x: Tensor, hw_shape: tuple[int, int],
-                    num_prefix: int) -> tuple[Tensor, tuple[int, int]]:
+    def run_layer(self, index: int, layer: TransformerEncoderLayer, x: Tensor,
+                  hw_shape: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+        if index != self.shrink_index:
+            return layer(x), hw_shape
         if layer.with_cp and x.requires_grad:
             new_shape = ((hw_shape[0] + 1) // 2, (hw_shape[1] + 1) // 2)
             out = cp.checkpoint(lambda t: query_downsample(
-                layer, t, hw_shape, num_prefix_tokens=num_prefix)[0], x, use_reentrant=False)
+                layer, t, hw_shape, num_prefix_tokens=self.num_prefix_tokens)[0], x,
+                use_reentrant=False)
             return out, new_shape
-        return query_downsample(layer, x, hw_shape, num_prefix_tokens=num_prefix)
+        return query_downsample(layer, x, hw_shape, num_prefix_tokens=self.num_prefix_tokens)

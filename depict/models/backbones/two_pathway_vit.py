@@ -6,8 +6,9 @@ complementary to global representations of transformers". Its code was never
 released; the operators here are our reconstruction (``docs/repsep.md``):
 
 * the transformer pathway is mmseg's :class:`VisionTransformer`, unchanged
-  (same modules, same parameter names), so pretrained ViT checkpoints load into
-  it as they are; only ``local_pathway.*`` keys are new;
+  (same modules, same parameter names; our :class:`FusedVisionTransformer`
+  base, fused SDPA attention unless ``fused_attn=False``), so pretrained ViT
+  checkpoints load into it as they are; only ``local_pathway.*`` keys are new;
 * after each chosen transformer layer a :class:`LocalSeparationBlock` reads the
   layer's local discrepancy and accumulates it in a c-channel convolutional
   state (one-way: the transformer tokens are never modified, hence
@@ -18,13 +19,12 @@ released; the operators here are our reconstruction (``docs/repsep.md``):
 """
 from typing import Optional, Sequence
 
-import torch
-from mmseg.models.backbones import VisionTransformer
 from mmseg.models.utils import LayerNorm2d
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers.separation import LocalSeparationBlock
+from .vit_base import FusedVisionTransformer
 
 __all__ = ['LocalPathway', 'TwoPathwayVisionTransformer']
 
@@ -83,12 +83,13 @@ class LocalPathway(nn.Module):
 
 
 @MODELS.register_module()
-class TwoPathwayVisionTransformer(VisionTransformer):
+class TwoPathwayVisionTransformer(FusedVisionTransformer):
     """mmseg's VisionTransformer plus a decoupled local pathway (reconstruction).
 
-    With ``with_local_pathway=False`` this is exactly
+    With ``with_local_pathway=False`` this is
     :class:`mmseg.models.backbones.VisionTransformer` (no extra parameters, same
-    forward), which is how the ablation baseline switches the pathway off.
+    outputs; exactly mmseg's forward with ``fused_attn=False``), which is how
+    the ablation baseline switches the pathway off.
 
     Args:
         with_local_pathway: Switch of the local pathway (the paper's
@@ -105,8 +106,9 @@ class TwoPathwayVisionTransformer(VisionTransformer):
             Defaults to the deepest output only: a head that reads one output
             (Segmenter, ours, DEPICT) then has no unused parameters (DDP);
             multi-level heads (SegViT) may list all the levels they read.
-        **kwargs: Arguments of :class:`VisionTransformer` (``num_layers``,
-            ``embed_dims``, ``out_indices``, ``init_cfg``/``pretrained``...).
+        **kwargs: Arguments of :class:`FusedVisionTransformer` (``fused_attn``)
+            and :class:`VisionTransformer` (``num_layers``, ``embed_dims``,
+            ``out_indices``, ``init_cfg``/``pretrained``...).
     """
 
     def __init__(self, *, with_local_pathway: bool = True,
@@ -156,48 +158,26 @@ class TwoPathwayVisionTransformer(VisionTransformer):
         if self.with_local_pathway:
             self.local_pathway.reset_parameters()
 
-    def _to_output(self, tokens: Tensor, hw_shape: tuple[int, int], layer_index: int,
-                   state: Optional[Tensor]):
-        """Tokens (B, [1+]h·w, d) -> an output map (B, d, h, w) [, CLS (B, d)]."""
-        patches = tokens[:, 1:] if self.with_cls_token else tokens
-        batch, _, channels = patches.shape
-        # (B, h*w, d) -> (B, h, w, d) -> (B, d, h, w)
-        out = patches.reshape(batch, hw_shape[0], hw_shape[1], channels).permute(0, 3, 1, 2)
-        out = out.contiguous()
-        if state is not None and str(layer_index) in self.local_pathway.fuse_projs:
-            out = self.local_pathway.fuse(layer_index, out, state)
-        if self.output_cls_token:
-            return [out, tokens[:, 0]]
-        return out
-
     def forward(self, inputs: Tensor) -> tuple:
         """Same outputs as VisionTransformer; the pathway state is added to the
         outputs listed in ``fuse_indices``. Works for any (H, W) (non-square,
         not multiples of the patch size: the patch embedding pads)."""
         if not self.with_local_pathway:
             return super().forward(inputs)
-        batch = inputs.shape[0]
-        x, hw_shape = self.patch_embed(inputs)  # (B, h*w, d), (h, w)
-        cls_tokens = self.cls_token.expand(batch, -1, -1)
-        x = torch.cat((cls_tokens, x), dim=1)  # (B, 1 + h*w, d)
-        x = self._pos_embeding(x, hw_shape, self.pos_embed)
-        if not self.with_cls_token:
-            x = x[:, 1:]
-        if self.pre_norm:
-            x = self.pre_ln(x)
-
         outs = []
-        if self.out_origin:
-            outs.append(self._to_output(x, hw_shape, -1, None))
         state = None
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i == last and self.final_norm:
-                x = self.norm1(x)
-            if str(i) in self.local_pathway.blocks:
-                patches = x[:, 1:] if self.with_cls_token else x  # (B, h*w, d)
-                state = self.local_pathway.blocks[str(i)](patches, hw_shape, state)
-            if i in self.out_indices:
-                outs.append(self._to_output(x, hw_shape, i, state))
+        for step in self.iter_tokens(inputs):
+            key = str(step.index)
+            if step.index is not None and key in self.local_pathway.blocks:
+                patches = step.tokens[:, self.num_prefix_tokens:]  # (B, h*w, d)
+                state = self.local_pathway.blocks[key](patches, step.hw_shape, state)
+            if not self.is_output(step.index):
+                continue
+            out = self.to_output(step.tokens, step.hw_shape)
+            if state is not None and key in self.local_pathway.fuse_projs:
+                if self.output_cls_token:
+                    out = [self.local_pathway.fuse(step.index, out[0], state), out[1]]
+                else:
+                    out = self.local_pathway.fuse(step.index, out, state)
+            outs.append(out)
         return tuple(outs)

@@ -1,0 +1,132 @@
+"""tools/analysis_tools/bench_models.py: stock vs fused whole models, one run, JSON.
+
+The fast test runs tiny versions of the paper configs (overrides shrink the
+ViT); the slow ones assert the targets of issue 14 at full size on CPU.
+"""
+import json
+import os.path as osp
+
+import pytest
+from conftest import PYTHON, REPO, run_tool
+
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'bench_models.py')
+# A 2-layer, 64-wide ViT; windows of 48 with stride 40 over a 64x160 image (4 windows).
+TINY = ['--shape', '64', '64', '--batch', '2', '--slide-shape', '64', '160', '--runs', '1',
+        '--warmup', '0', '--cfg-options', 'model.backbone.num_layers=2',
+        'model.backbone.embed_dims=64', 'model.backbone.num_heads=4',
+        'model.decode_head.in_channels=64', 'model.test_cfg.crop_size=(48,48)',
+        'model.test_cfg.stride=(40,40)']
+
+
+def load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def check_report(result: dict, modes=('train', 'slide')) -> None:
+    """Both variants measured, ratios = fused / stock, equal function."""
+    variants = result['variants']
+    assert set(variants) == {'stock', 'fused'}
+    for mode in modes:
+        stock, fused = variants['stock'][mode], variants['fused'][mode]
+        for stats in (stock, fused):
+            assert stats['median_ms'] > 0 and stats['min_ms'] <= stats['median_ms']
+            assert stats['median_ms'] <= stats['max_ms'] and stats['peak_memory_bytes'] > 0
+        assert result['ratios'][mode]['time'] == pytest.approx(
+            fused['median_ms'] / stock['median_ms'])
+        assert result['ratios'][mode]['peak_memory'] == pytest.approx(
+            fused['peak_memory_bytes'] / stock['peak_memory_bytes'])
+    # Same weights, same inputs, same dropout masks: the same losses and gradients.
+    eq = result['equivalence']
+    assert set(eq['losses']['stock']) == set(eq['losses']['fused'])
+    assert eq['loss_max_rel_diff'] < 1e-5, eq
+    assert eq['grad_norm_rel_diff'] < 1e-4, eq
+    assert eq['patch_embed_grad_max_rel_diff'] < 1e-3, eq
+    if 'slide' in modes:
+        assert eq['slide_logits_max_rel_diff'] < 1e-4, eq
+
+
+def test_bench_models_tiny_vit(tmp_path):
+    out = str(tmp_path / 'bench.json')
+    # A generous timeout: about a minute of CPU, slower on a loaded machine.
+    proc = run_tool([PYTHON, TOOL, '--configs', 'depict-sa', 'repsep', *TINY, '--out', out],
+                    timeout=1800)
+    assert 'fused' in proc.stdout and 'loss rel diff' in proc.stdout
+    report = load(out)
+    results = {r['config']: r for r in report['results']}
+    assert set(results) == {'depict-sa', 'repsep'}
+    sa = results['depict-sa']
+    assert sa['backbone'] == {'stock': 'VisionTransformer', 'fused': 'FusedVisionTransformer'}
+    assert results['repsep']['backbone'] == {'stock': 'TwoPathwayVisionTransformer',
+                                             'fused': 'TwoPathwayVisionTransformer'}
+    for result in results.values():
+        check_report(result)
+        # Both variants trained on the same (non-trivial) loss.
+        assert result['equivalence']['losses']['stock']['decode.loss_ce'] > 0
+    assert report['meta']['interleaved'] and report['meta']['batch'] == 2
+    assert report['meta']['slide_shape'] == [64, 160]
+    assert sa['slide_test_cfg']['crop_size'] == [48, 48]
+
+
+def test_bench_models_sequential_with_profile(tmp_path):
+    """One variant at a time, train step only, CPU-time clock, with the operator tables."""
+    out = str(tmp_path / 'bench.json')
+    run_tool([PYTHON, TOOL, '--configs', 'depict-sa', *TINY, '--modes', 'train', '--sequential',
+              '--profile', '5', '--clock', 'cpu', '--out', out])
+    report = load(out)
+    assert report['meta']['clock'] == 'cpu' and not report['meta']['interleaved']
+    result = report['results'][0]
+    check_report(result, modes=('train', ))
+    assert 'slide' not in result['ratios']
+    for variant in ('stock', 'fused'):
+        assert 'aten::' in result['variants'][variant]['profile']['by_time']
+
+
+def test_bench_models_rejects_unknown_config(tmp_path):
+    proc = run_tool([PYTHON, TOOL, '--configs', 'no-such-decoder'], check=False)
+    assert proc.returncode != 0
+    assert 'neither a config file nor one of' in proc.stderr
+
+
+# ---- Targets of issue 14 (CPU, full size; minutes each) ------------------------
+
+
+def full_run(tmp_path, args: list[str]) -> dict:
+    out = str(tmp_path / 'bench.json')
+    run_tool([PYTHON, TOOL, *args, '--out', out], env=dict(OMP_NUM_THREADS='2'), timeout=7200)
+    return load(out)
+
+
+@pytest.mark.slow
+def test_target_vit_b_training_step(tmp_path):
+    """ViT-B/16, 512x512, batch 2, DEPICT-SA: time <= 0.9x, peak memory <= 0.7x."""
+    result = full_run(tmp_path, ['--configs', 'depict-sa', '--width', '768', '--shape', '512',
+                                 '512', '--batch', '2', '--modes', 'train', '--runs', '3',
+                                 '--warmup', '1'])['results'][0]
+    check_report(result, modes=('train', ))
+    assert result['ratios']['train']['time'] <= 0.9
+    assert result['ratios']['train']['peak_memory'] <= 0.7
+
+
+@pytest.mark.slow
+def test_target_slide_inference(tmp_path):
+    """One 512x2048 image, 640 windows (the ViT-L configs): time <= 0.9x."""
+    result = full_run(tmp_path, ['--configs', 'depict-sa', '--width', '1024', '--shape', '640',
+                                 '640', '--modes', 'slide', '--runs', '3', '--warmup', '1',
+                                 '--slide-shape', '512', '2048'])['results'][0]
+    assert result['slide_test_cfg']['crop_size'] == [640, 640]
+    assert result['equivalence']['slide_logits_max_rel_diff'] < 1e-4
+    assert result['ratios']['slide']['time'] <= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['depict-sa', 'atm', 'repsep'])
+def test_target_vit_l_training_step(tmp_path, config):
+    """ViT-L/16, 640x640, batch 1: time <= 0.9x, peak memory <= 0.75x (one
+    variant in memory at a time: ~10 GiB each for the stock one on CPU)."""
+    result = full_run(tmp_path, ['--configs', config, '--width', '1024', '--shape', '640', '640',
+                                 '--batch', '1', '--modes', 'train', '--runs', '2', '--warmup',
+                                 '1', '--sequential'])['results'][0]
+    check_report(result, modes=('train', ))
+    assert result['ratios']['train']['time'] <= 0.9
+    assert result['ratios']['train']['peak_memory'] <= 0.75
