@@ -54,7 +54,7 @@ class DepictCAHead(DepictBaseHead):
     def __init__(self, *, in_channels: int, num_classes: int, num_layers: int = 3,
                  num_heads: int = 3, head_dims: int = 100, num_cross_layers: int = 3,
                  cross_num_heads: int = 3, cross_head_dims: int = 50,
-                 attn_drop_rate: float = 0.1, cls_emb_init_std: float = 0.02,
+                 attn_drop_rate: float = 0.0, cls_emb_init_std: float = 0.02,
                  norm_eps: float = 1e-5, **kwargs) -> None:
         super().__init__(in_channels=in_channels, num_classes=num_classes,
                          cls_emb_init_std=cls_emb_init_std, norm_eps=norm_eps, **kwargs)

@@ -34,11 +34,10 @@ class DepictSAHead(DepictBaseHead):
     N(0, 1/d), η ~ N(0, 1), E ~ TruncNormal(0, 0.02). With d = 1024 and C = 150
     that is 1.08 M parameters (Segmenter's mask decoder: 28.5 M).
 
-    Decisions where the public code is silent: ``attn_drop_rate`` 0.1 is the
-    attention dropout the official operator applies with Segmenter's
-    ``config.yml`` decoder dropout (DEPICT's own config is not published);
-    n(·) uses ``F.normalize`` (eps 1e-12) where the official code divides by
-    the norm directly.
+    ``attn_drop_rate`` 0.0 is the official ``config.yml``'s decoder
+    ``dropout`` (Segmenter's is 0.1; DEPICT changes it). Decision where the
+    public code is silent: n(·) uses ``F.normalize`` (eps 1e-12) where the
+    official code divides by the norm directly.
 
     Args:
         in_channels: d, the backbone width (the decoder width).
@@ -54,7 +53,7 @@ class DepictSAHead(DepictBaseHead):
     """
 
     def __init__(self, *, in_channels: int, num_classes: int, num_layers: int = 3,
-                 num_heads: int = 3, head_dims: int = 100, attn_drop_rate: float = 0.1,
+                 num_heads: int = 3, head_dims: int = 100, attn_drop_rate: float = 0.0,
                  cls_emb_init_std: float = 0.02, norm_eps: float = 1e-5, **kwargs) -> None:
         super().__init__(in_channels=in_channels, num_classes=num_classes,
                          cls_emb_init_std=cls_emb_init_std, norm_eps=norm_eps, **kwargs)

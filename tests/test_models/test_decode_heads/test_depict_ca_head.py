@@ -97,3 +97,14 @@ def test_bad_configuration_errors():
         build_head(num_cross_layers=0)
     with pytest.raises(TypeError, match='in_channels must be an int'):
         build_head(in_channels=[32, 32])
+
+
+def test_default_attention_dropout_is_the_official_zero():
+    # DEPICT's config.yml sets the decoder dropout to 0.0 (Segmenter's is 0.1):
+    # in training mode the head is then deterministic (issue 15).
+    head = build_head().train()
+    assert all(layer.attn.attn_drop == 0.0 for layer in [*head.layers, *head.cross_layers])
+    x = torch.randn(2, 32, 4, 5)
+    torch.testing.assert_close(head([x]), head([x]), rtol=0, atol=0)
+    dropped = build_head(attn_drop_rate=0.5).train()
+    assert all(layer.attn.attn_drop == 0.5 for layer in [*dropped.layers, *dropped.cross_layers])

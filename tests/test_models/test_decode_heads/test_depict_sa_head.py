@@ -127,3 +127,12 @@ def test_official_vit_l_ade20k_parameter_count():
     # 3 x (P: 300x1024 + η + LN) + final LN + LN_C + E (150x1024)
     assert count == 3 * (300 * 1024 + 1 + 2 * 1024) + 2 * 1024 + 2 * 150 + 150 * 1024
     assert abs(count - 1.08e6) / 1.08e6 < 0.02
+
+
+def test_default_attention_dropout_is_the_official_zero():
+    # DEPICT's config.yml sets the decoder dropout to 0.0 (Segmenter's is 0.1):
+    # in training mode the head is then deterministic (issue 15).
+    head = build_head().train()
+    assert all(layer.attn.attn_drop == 0.0 for layer in head.layers)
+    x = torch.randn(2, 32, 4, 5)
+    torch.testing.assert_close(head([x]), head([x]), rtol=0, atol=0)

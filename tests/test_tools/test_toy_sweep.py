@@ -1,0 +1,64 @@
+"""tools/analysis_tools/toy_sweep.py: schedule shortening, reading runs, the summary table."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from conftest import PYTHON, REPO, TOY_CONFIG, run_tool
+
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'toy_sweep.py')
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('toy_sweep', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_run(work_dir, losses, miou):
+    """A finished run as mmengine leaves it: <ts>/vis_data/scalars.json."""
+    vis = osp.join(work_dir, '20260101_000000', 'vis_data')
+    os.makedirs(vis)
+    with open(osp.join(vis, 'scalars.json'), 'w') as f:
+        for step, loss in losses:
+            f.write(json.dumps({'loss': loss, 'step': step, 'lr': 1e-4}) + '\n')
+        f.write(json.dumps({'aAcc': 80.0, 'mIoU': miou, 'step': losses[-1][0]}) + '\n')
+
+
+def test_shortened_options_end_the_poly_schedule_at_the_new_length():
+    tool = load_tool()
+    options = tool.shortened_options(TOY_CONFIG, 600)
+    # The toy schedule: linear warm-up (0-100), then poly (100-2000) -> poly ends at 600.
+    assert options == {'train_cfg.max_iters': 600, 'train_cfg.val_interval': 600,
+                       'param_scheduler.1.end': 600}
+    with pytest.raises(ValueError, match='before the last scheduler begins'):
+        tool.shortened_options(TOY_CONFIG, 50)
+
+
+def test_summary_and_loss_curve_from_scalars(tmp_path):
+    tool = load_tool()
+    fake_run(str(tmp_path), [(10, 3.0), (20, 2.0)], 31.5)
+    records = tool.read_scalars(str(tmp_path))
+    assert tool.final_miou(records) == 31.5
+    assert tool.loss_curve(records) == [(10, 3.0), (20, 2.0)]
+    summary = tool.summarise([30.0, 33.0, 31.5])
+    assert summary.mean == pytest.approx(31.5) and summary.spread == pytest.approx(1.5)
+    assert tool.final_miou(tool.read_scalars(str(tmp_path / 'missing'))) is None
+
+
+def test_cli_reads_finished_runs_and_writes_table_summary_and_plot(tmp_path):
+    # Finished runs are read, not retrained: the sweep resumes and this test needs no training.
+    name = osp.splitext(osp.basename(TOY_CONFIG))[0]
+    for seed, miou in ((0, 30.0), (1, 34.0)):
+        fake_run(str(tmp_path / name / f'seed{seed}'), [(10, 3.0 + seed), (20, 2.0)], miou)
+    plot = tmp_path / 'curves.png'
+    out = run_tool([PYTHON, TOOL, TOY_CONFIG, '--seeds', '0', '1', '--out-dir', str(tmp_path),
+                    '--plot', str(plot)]).stdout
+    assert f'| {name} | 32.00 ± 2.00 | 30.00 / 34.00 |' in out
+    with open(tmp_path / 'summary.json') as f:
+        summary = json.load(f)[name]
+    assert summary['mean'] == 32.0 and summary['loss'][1] == [[10, 4.0], [20, 2.0]]
+    assert plot.stat().st_size > 1000
