@@ -15,9 +15,17 @@ not change in mmseg 1.x, and ``decode_head.*`` the ``ATMHead``:
   ``decoder.class_embed``;
 * ``loss_decode.*`` (the criterion's ``empty_weight`` buffer) is dropped.
 
-The official head reshapes the attention maps as square (``d3_to_d4``) and
-resizes the masks to ``img_size`` x ``img_size``: it only ever runs on the
-square slide windows, where our ``ATMHead`` computes the same function.
+SegViT-Shrunk (``vit_shrink`` backbone + ``TPNATMHead``) -> our
+``ShrunkVisionTransformer`` + ``ShrunkATMHead``: the backbone's query-based
+downsampling adds no tensor (mmseg ViT keys again); the head's query upsampler
+``decoder_{s}`` (PyTorch decoder layers: packed self- AND cross-attention, both
+split into q / k / v) -> ``upsampler.stages.{s-1}``, its query grid ``q.weight``
+(h·w, C) -> ``upsampler.grid`` (1, C, h, w), and the single ATM stage ``atm.*`` ->
+``decoder.*``.
+
+The official heads reshape the attention maps as square (``d3_to_d4``) and
+resize the masks to ``img_size`` x ``img_size``: they only ever run on the
+square slide windows, where our heads compute the same function.
 """
 import re
 from typing import Optional
@@ -73,31 +81,57 @@ def segvit_architecture(state_dict: dict[str, Tensor], meta: Optional[dict]) -> 
         head = sorted(k for k in keys if k.startswith('decode_head.'))[:6]
         raise ConversionError(f'not an official SegViT ATMHead checkpoint (decode_head keys: '
                               f'{head})')
-    if any(k.startswith('backbone.') and '.downsample' in k for k in keys) or \
-            'decode_head.atm.q.weight' in state_dict:
-        raise ConversionError('this is a SegViT-Shrunk checkpoint (QD backbone + TPN head): '
-                              'not supported by this converter yet (see docs/model_zoo.md)')
+    shrunk = 'decode_head.atm.q.weight' in state_dict
     config = (meta or {}).get('config', '') or ''
     width = state_dict['backbone.pos_embed'].shape[-1]
     depth = _count(keys, r'backbone\.layers\.(\d+)\.')
-    channels = state_dict['decode_head.q.weight'].shape[1]
+    # input_proj_ is 1-based: _count gives max index + 1.
     stages = _count(keys, r'decode_head\.input_proj_(\d+)\.') - 1
-    # input_proj_ is 1-based: count = max + 1, so stages = max index.
+    default_indices = ({24: (7, 23)} if shrunk else {24: (7, 15, 23), 12: (5, 7, 11)}).get(depth)
     arch = dict(
+        format='segvit-shrunk' if shrunk else 'segvit-atm',
         embed_dims=width, num_layers=depth,
         num_heads=_config_int(config, 'backbone', 'num_heads') or max(width // 64, 1),
         patch_size=state_dict['backbone.patch_embed.projection.weight'].shape[-1],
         grid=state_dict['backbone.pos_embed'].shape[1],
-        out_indices=_config_indices(config) or {24: (7, 15, 23), 12: (5, 7, 11)}.get(depth),
-        channels=channels, num_stages=stages,
-        decoder_layers=_count(keys, r'decode_head\.decoder_1\.layers\.(\d+)\.'),
-        # Both official configs use 32-dim heads (ViT-L: 512 / 16, ViT-B: 384 / 12).
-        decoder_heads=_config_int(config, 'decode_head', 'num_heads') or max(channels // 32, 1),
-        num_classes=state_dict['decode_head.q.weight'].shape[0])
+        out_indices=_config_indices(config) or default_indices,
+        num_stages=stages,
+        decoder_layers=_count(keys, r'decode_head\.decoder_1\.layers\.(\d+)\.'))
+    queries = state_dict['decode_head.atm.q.weight' if shrunk else 'decode_head.q.weight']
+    channels = queries.shape[1]
+    # Both official configs use 32-dim heads (ViT-L: 512 / 16, ViT-B: 384 / 12).
+    arch.update(channels=channels, num_classes=queries.shape[0],
+                decoder_heads=_config_int(config, 'decode_head', 'num_heads')
+                or max(channels // 32, 1))
+    if shrunk:
+        side = int(round(state_dict['decode_head.q.weight'].shape[0] ** 0.5))
+        if side * side != state_dict['decode_head.q.weight'].shape[0]:
+            raise ConversionError('the Shrunk query grid q.weight is not a square number of '
+                                  'queries')
+        arch.update(query_grid=(side, side),
+                    shrink_index=_config_int(config, 'backbone', 'shrink_idx') or 8)
     if arch['out_indices'] is None or len(arch['out_indices']) != stages:
         raise ConversionError(f'cannot tell which backbone layers the {stages} stages read '
                               f'(out_indices {arch["out_indices"]}); the meta has no config')
     return arch
+
+
+def _decoder_layer(rest: str, prefix: str, value: Tensor, out: dict) -> bool:
+    """One official decoder-layer tensor into ``out``; False if ``rest`` is unknown."""
+    if p := re.fullmatch(r'(self_attn|multihead_attn)\.in_proj_(weight|bias)', rest):
+        # Packed (3C, ...) = [W_q; W_k; W_v] as in nn.MultiheadAttention.
+        attn = 'self_attn' if p.group(1) == 'self_attn' else 'cross_attn'
+        for name, chunk in zip('qkv', value.chunk(3, dim=0)):
+            out[f'{prefix}{attn}.{name}_proj.{p.group(2)}'] = chunk.contiguous()
+        return True
+    if p := re.fullmatch(r'multihead_attn\.out_proj\.(weight|bias)', rest):
+        out[f'{prefix}cross_attn.out_proj.{p.group(1)}'] = value
+        return True
+    for pattern, repl in _LAYER_RULES:
+        if re.fullmatch(pattern, rest):
+            out[prefix + re.sub(pattern, repl, rest)] = value
+            return True
+    return False
 
 
 def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
@@ -112,40 +146,38 @@ def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
                               '(Segmenter / DEPICT checkpoints go through segmenter2mmseg.py)')
     state_dict, meta = ckpt['state_dict'], ckpt.get('meta') or {}
     arch = segvit_architecture(state_dict, meta)
+    shrunk = arch['format'] == 'segvit-shrunk'
+    # Shrunk: decoder_{s} is the query upsampler and atm.* the ATM stage.
+    stage_root = 'decode_head.upsampler' if shrunk else 'decode_head.decoder'
+    atm = 'decode_head.atm.' if shrunk else 'decode_head.'
     out, unknown = {}, []
     for key, value in state_dict.items():
         if key.startswith('backbone.'):
             out[key] = value  # mmseg 0.x ViT keys == mmseg 1.x ViT keys
-            continue
-        if key.startswith('decode_head.loss_decode.'):
-            continue  # loss buffers (e.g. the criterion's empty_weight)
-        if key == 'decode_head.q.weight':
+        elif '.loss_decode.' in key:
+            continue  # loss buffers (the criterion's empty_weight)
+        elif key == atm + 'q.weight':
             out['decode_head.decoder.queries.weight'] = value
-            continue
-        if m := re.fullmatch(r'decode_head\.class_embed\.(weight|bias)', key):
+        elif m := re.fullmatch(re.escape(atm) + r'class_embed\.(weight|bias)', key):
             out[f'decode_head.decoder.class_embed.{m.group(1)}'] = value
-            continue
-        if m := re.fullmatch(r'decode_head\.(input_proj|proj_norm)_(\d+)\.(weight|bias)', key):
+        elif shrunk and key == 'decode_head.q.weight':
+            # (h*w, C), row-major over the grid -> (1, C, h, w).
+            h, w = arch['query_grid']
+            out['decode_head.upsampler.grid'] = value.t().reshape(1, -1, h, w).contiguous()
+        elif m := re.fullmatch(r'decode_head\.(input_proj|proj_norm)_(\d+)\.(weight|bias)', key):
             part = 'proj' if m.group(1) == 'input_proj' else 'norm'
             out[f'decode_head.laterals.{int(m.group(2)) - 1}.{part}.{m.group(3)}'] = value
-            continue
-        m = re.fullmatch(r'decode_head\.decoder_(\d+)\.layers\.(\d+)\.(.+)', key)
-        if m:
-            prefix = f'decode_head.decoder.stages.{int(m.group(1)) - 1}.{m.group(2)}.'
-            rest = m.group(3)
-            if p := re.fullmatch(r'self_attn\.in_proj_(weight|bias)', rest):
-                # Packed (3C, ...) = [W_q; W_k; W_v] as in nn.MultiheadAttention.
-                for name, chunk in zip('qkv', value.chunk(3, dim=0)):
-                    out[f'{prefix}self_attn.{name}_proj.{p.group(1)}'] = chunk.contiguous()
-                continue
-            for pattern, repl in _LAYER_RULES:
-                if re.fullmatch(pattern, rest):
-                    out[prefix + re.sub(pattern, repl, rest)] = value
-                    break
-            else:
+        elif m := re.fullmatch(r'decode_head\.decoder_(\d+)\.layers\.(\d+)\.(.+)', key):
+            prefix = f'{stage_root}.stages.{int(m.group(1)) - 1}.{m.group(2)}.'
+            if not _decoder_layer(m.group(3), prefix, value, out):
                 unknown.append(key)
-            continue
-        unknown.append(key)
+        elif shrunk and (m := re.fullmatch(r'decode_head\.atm\.decoder_1\.layers\.(\d+)\.(.+)',
+                                           key)):
+            if not _decoder_layer(m.group(2), f'decode_head.decoder.stages.0.{m.group(1)}.',
+                                  value, out):
+                unknown.append(key)
+        else:
+            unknown.append(key)
     if unknown:
         raise ConversionError(f'{len(unknown)} key(s) of the official checkpoint have no '
                               f'counterpart here: {", ".join(sorted(unknown))}; nothing was '
@@ -155,8 +187,13 @@ def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
     for s in range(arch['num_stages']):
         expected += [f'decode_head.laterals.{s}.{p}.{t}' for p in ('proj', 'norm')
                      for t in ('weight', 'bias')]
-        expected += [f'decode_head.decoder.stages.{s}.{j}.{k}'
+        expected += [f'{stage_root}.stages.{s}.{j}.{k}'
                      for j in range(arch['decoder_layers']) for k in _LAYER_KEYS]
+    if shrunk:
+        expected.append('decode_head.upsampler.grid')
+        atm_layers = _count(state_dict, r'decode_head\.atm\.decoder_1\.layers\.(\d+)\.')
+        expected += [f'decode_head.decoder.stages.0.{j}.{k}' for j in range(atm_layers)
+                     for k in _LAYER_KEYS]
     check_complete(out, expected, 'SegViT')
     classes = meta.get('CLASSES')
     if classes is not None and len(classes) == arch['num_classes']:
@@ -168,12 +205,12 @@ def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
         dataset_meta=dict(classes=info['classes'], palette=info['palette']),
         classes=info['classes'], palette=info['palette'],
         converter='tools/model_converters/segvit2mmseg.py', source=source,
-        source_format='segvit-atm', architecture=arch))
+        source_format=arch['format'], architecture=arch))
 
 
 def model_overrides(arch: dict) -> dict:
     """Model fields (mmseg config) for this architecture, as nested dicts."""
-    side = int(round(arch['grid'] ** 0.5)) * arch['patch_size']
+    side = int(round((arch['grid'] - 1) ** 0.5)) * arch['patch_size']
     backbone = dict(img_size=(side, side), patch_size=arch['patch_size'],
                     embed_dims=arch['embed_dims'], num_layers=arch['num_layers'],
                     num_heads=arch['num_heads'], out_indices=tuple(arch['out_indices']),
@@ -181,4 +218,7 @@ def model_overrides(arch: dict) -> dict:
     head = dict(type='ATMHead', in_channels=arch['embed_dims'], channels=arch['channels'],
                 num_classes=arch['num_classes'], in_index=tuple(range(arch['num_stages'])),
                 num_layers=arch['decoder_layers'], num_heads=arch['decoder_heads'])
+    if arch['format'] == 'segvit-shrunk':
+        backbone.update(type='ShrunkVisionTransformer', shrink_index=arch['shrink_index'])
+        head.update(type='ShrunkATMHead', query_grid=tuple(arch['query_grid']))
     return dict(backbone=backbone, decode_head=head)

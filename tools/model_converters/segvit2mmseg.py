@@ -2,12 +2,13 @@
 
     python tools/model_converters/segvit2mmseg.py SRC DST
 
-SRC is a released mmseg 0.x checkpoint (``state_dict`` + ``meta``) of SegViT with the
-ATM head; DST is written as ``{'state_dict', 'meta'}`` and loads with ``strict=True``
-into the matching ``configs/segvit`` config (``ATMHead``). The packed
-self-attention projections are split into q / k / v, the loss buffers dropped;
-unknown or missing tensors are an error listing them. SegViT-Shrunk checkpoints
-are recognised and refused (not supported yet).
+SRC is a released mmseg 0.x checkpoint (``state_dict`` + ``meta``) of SegViT: the
+ATM head (-> ``ATMHead``) or Shrunk (QD backbone + query-upsampling head ->
+``ShrunkVisionTransformer`` + ``ShrunkATMHead``), told apart by the keys. DST is
+written as ``{'state_dict', 'meta'}`` and loads with ``strict=True`` into the
+matching ``configs/segvit`` config. Packed attention projections are split into
+q / k / v, Shrunk's query grid ``q.weight`` (h*w, C) becomes the grid parameter,
+the loss buffers are dropped; unknown or missing tensors are an error listing them.
 
 The conversion itself lives in :mod:`depict.utils.segvit_convert`.
 """
@@ -38,7 +39,7 @@ def main() -> None:
     torch.save(out, args.dst)
     arch = out['meta']['architecture']
     num_params = sum(v.numel() for v in out['state_dict'].values())
-    print(f'wrote {args.dst}: segvit-atm, {len(out["state_dict"])} tensors, '
+    print(f'wrote {args.dst}: {arch["format"]}, {len(out["state_dict"])} tensors, '
           f'{num_params / 1e6:.2f} M parameters, {arch["num_classes"]} classes')
     print('architecture: ' + json.dumps(arch))
     print('official test: slide window = training crop, stride 341 (ViT-B/512) or 608 '
