@@ -24,7 +24,6 @@ import os.path as osp
 import re
 from typing import Optional
 
-import torch
 from torch import Tensor
 
 from .official_convert import ConversionError, KeyMapper, check_complete, dataset_meta
@@ -142,7 +141,8 @@ def architecture(state_dict: dict[str, Tensor]) -> dict:
     if side * side != grid:
         raise ConversionError(f'the position embedding has {grid} patch positions, not a '
                               'square grid: the official ViT trains on square crops')
-    arch = dict(format=fmt, embed_dims=width, num_layers=_count(state_dict, r'encoder\.blocks\.(\d+)\.'),
+    arch = dict(format=fmt, embed_dims=width,
+                num_layers=_count(state_dict, r'encoder\.blocks\.(\d+)\.'),
                 # Not stored in the tensors: the official ViT-T/S/B/L use width / 64 heads.
                 num_heads=max(width // 64, 1), patch_size=patch, img_size=side * patch,
                 num_classes=state_dict['decoder.cls_emb'].shape[1])

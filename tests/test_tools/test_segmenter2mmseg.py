@@ -154,3 +154,18 @@ def test_tool_writes_loadable_checkpoint(tmp_path):
                      osp.join(DATA, 'depict-sa', 'checkpoint.pth'), str(dst), '--variant',
                      str(bad)], check=False)
     assert proc.returncode != 0 and 'net_kwargs.d_model = 1024' in proc.stderr
+
+
+def test_explicit_allow_list(tmp_path):
+    """A global is read only when passed explicitly (e.g. a training Namespace)."""
+    import argparse
+
+    from depict.utils.checkpoint import UnsafeCheckpointError
+    ckpt, _ = _fixture('segmenter')
+    path = tmp_path / 'checkpoint.pth'
+    torch.save(dict(ckpt, args=argparse.Namespace(lr=0.001)), path)
+    with pytest.raises(UnsafeCheckpointError, match='argparse.Namespace'):
+        load_official_checkpoint(str(path))
+    loaded = load_official_checkpoint(str(path), extra_globals=[argparse.Namespace])
+    assert loaded['args'].lr == 0.001
+    assert convert_segmenter_checkpoint(loaded)['meta']['source_format'] == 'segmenter'

@@ -3,9 +3,10 @@
 The fixtures (tests/data/official/segvit-atm, segvit-shrunk; README in
 tests/data/official) are mmseg 0.x checkpoints of tiny models: mmseg's ViT and the
 official ``ATMHead``; the official ``vit_shrink`` backbone and ``TPNATMHead``
-(zbwxp/SegVit), with the official float64 output on a fixed input. The official head reshapes its attention maps as square and resizes
-the masks to ``img_size``: it runs only on square windows of the training size,
-so that is the input here (32x32, patch 8).
+(zbwxp/SegVit), with the official float64 output on a fixed input. The official
+heads reshape their attention maps as square and resize the masks to ``img_size``:
+they run only on square windows of the training size, so that is the input here
+(32x32, patch 8).
 """
 import copy
 import os.path as osp
