@@ -26,7 +26,8 @@ from typing import Optional
 
 from torch import Tensor
 
-from .official_convert import ConversionError, KeyMapper, check_complete, dataset_meta
+from .official_convert import (DATASETS, ConversionError, KeyMapper, check_complete,
+                               dataset_meta)
 
 __all__ = ['convert_segmenter_checkpoint', 'detect_format', 'architecture', 'read_variant',
            'check_variant', 'test_settings', 'suggest_config', 'required_options']
@@ -242,6 +243,9 @@ def test_settings(arch: dict, variant: Optional[dict]) -> dict:
         kwargs = variant.get('dataset_kwargs', {})
         crop = int(kwargs.get('crop_size', crop))
         dataset = kwargs.get('dataset')
+    if dataset is None:  # no variant: the official dataset with this many classes
+        dataset = next((name for name in OFFICIAL_IM_SIZE
+                        if DATASETS[name][1] == arch['num_classes']), None)
     im_size = OFFICIAL_IM_SIZE.get(dataset, crop)
     return dict(dataset=dataset, test_short_side=max(im_size, crop), resize_short_side=im_size,
                 window_size=crop, window_stride=crop - 32)
