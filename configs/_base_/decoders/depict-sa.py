@@ -12,6 +12,6 @@ decoder = dict(
         num_layers=3,  # L MSSA layers on [Z; E]
         num_heads=3,  # K subspaces
         head_dims=100,  # p (K*p = 300 = 2C on ADE20K; hard-coded in the official code)
-        attn_drop_rate=0.0,  # the official config.yml's decoder dropout (Segmenter's: 0.1)
+        attn_drop_rate=0.0,  # DEPICT's config.yml: dropout 0.0 (on the attention)
         cls_emb_init_std=0.02,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))

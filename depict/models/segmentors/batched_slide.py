@@ -1,4 +1,6 @@
-"""Sliding-window inference with the windows of an image run as one batch."""
+"""Sliding-window inference with the windows of an image run as one batch, and
+the official Segmenter / DEPICT padding convention."""
+import math
 from typing import List
 
 import torch
@@ -45,7 +47,38 @@ class BatchedSlideEncoderDecoder(EncoderDecoder):
                       windows_per_batch=8)
 
     ``windows_per_batch=1`` (the default) runs mmseg's own loop.
+
+    ``test_cfg.pad_to_patch=P`` follows the official Segmenter / DEPICT code
+    (``segm/model/segmenter.py``): an input whose size is not a multiple of the
+    patch size P is padded (the backbone's corner padding does that here), the
+    grid logits are upsampled to the PADDED size and then cropped, instead of
+    mmseg's resize of the grid logits straight to the unpadded size. Both agree
+    when the size is a multiple of P; otherwise the official logits are the
+    padded map's top-left part, shifted by up to P/2 pixels from mmseg's::
+
+        test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(480, 480),
+                      pad_to_patch=16)
     """
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        multiple = int((self.test_cfg or {}).get('pad_to_patch', 0) or 0)
+        if multiple <= 0:
+            return super().encode_decode(inputs, batch_img_metas)
+        # The size the head would resize to (mmseg's predict_by_feat rule).
+        meta = batch_img_metas[0]
+        sliding = isinstance(meta['img_shape'], torch.Size)
+        height, width = meta['img_shape'] if sliding or 'pad_shape' not in meta \
+            else meta['pad_shape'][:2]
+        padded = (math.ceil(height / multiple) * multiple, math.ceil(width / multiple) * multiple)
+        padded_shape = torch.Size(padded) if sliding else padded
+        padded_metas = [dict(m, img_shape=padded_shape, pad_shape=padded) for m in batch_img_metas]
+        if sliding:  # keep predict_by_feat on its img_shape branch
+            for m in padded_metas:
+                m.pop('pad_shape')
+        feats = self.extract_feat(inputs)
+        # (B, C, H_pad, W_pad) -> (B, C, H, W): the padding's rows/columns dropped.
+        logits = self.decode_head.predict(feats, padded_metas, self.test_cfg)
+        return logits[:, :, :height, :width]
 
     def slide_inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         windows_per_batch = int(self.test_cfg.get('windows_per_batch', 1))

@@ -49,3 +49,49 @@ def test_windows_cover_the_image_with_equal_sizes():
     assert (covered > 0).all()
     # An image smaller than the crop: one unpadded, non-square window.
     assert slide_windows(30, 40, (48, 48), (32, 32)) == [(0, 30, 0, 40)]
+
+
+
+def _padded_reference(model, images, multiple=8):
+    """Segmenter's forward: zero-pad to a multiple of the patch, logits at the padded
+    size, crop."""
+    h, w = images.shape[-2:]
+    ph, pw = -(-h // multiple) * multiple, -(-w // multiple) * multiple
+    padded = torch.nn.functional.pad(images, (0, pw - w, 0, ph - h))
+    test_cfg = model.test_cfg
+    model.test_cfg = ConfigDict(mode='whole')
+    logits = model.encode_decode(padded, [dict(img_shape=(ph, pw))])[:, :, :h, :w]
+    model.test_cfg = test_cfg
+    return logits
+
+
+@pytest.mark.parametrize('mode, shape', [
+    ('whole', (37, 45)),
+    ('slide', (21, 29)),  # smaller than the 32x32 window: one window, not a multiple of 8
+])
+def test_pad_to_patch_is_the_official_convention(mode, shape):
+    model = _segmentor(1, crop=(32, 32), stride=(24, 24))
+    model.test_cfg['mode'] = mode
+    images = torch.randn(1, 3, *shape)
+    metas = [dict(img_shape=shape, ori_shape=shape, pad_shape=shape)]
+    with torch.no_grad():
+        mmseg_way = model.inference(images, [dict(m) for m in metas])
+        model.test_cfg['pad_to_patch'] = 8
+        official = model.inference(images, [dict(m) for m in metas])
+        reference = _padded_reference(model, images)
+    assert official.shape == mmseg_way.shape == (1, 5, *shape)
+    torch.testing.assert_close(official, reference, atol=1e-5, rtol=1e-5)
+    assert (official - mmseg_way).abs().max() > 1e-3  # the convention changes the output
+
+
+def test_pad_to_patch_changes_nothing_on_aligned_windows():
+    """Windows that are multiples of the patch (every slide window of a large image)."""
+    model = _segmentor(1, crop=(32, 32), stride=(24, 24))
+    images = torch.randn(1, 3, 50, 70)
+    metas = [dict(img_shape=(50, 70), ori_shape=(50, 70), pad_shape=(50, 70))]
+    with torch.no_grad():
+        mmseg_way = model.inference(images, [dict(m) for m in metas])
+        model.test_cfg['pad_to_patch'] = 8
+        model.test_cfg['windows_per_batch'] = 4
+        official = model.inference(images, [dict(m) for m in metas])
+    torch.testing.assert_close(official, mmseg_way, atol=1e-6, rtol=1e-6)

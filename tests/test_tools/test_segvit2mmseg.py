@@ -1,0 +1,103 @@
+"""segvit2mmseg: official SegViT (ATM, Shrunk) checkpoints reproduce the official outputs.
+
+The fixtures (tests/data/official/segvit-atm, segvit-shrunk; README in
+tests/data/official) are mmseg 0.x checkpoints of tiny models: mmseg's ViT and the
+official ``ATMHead``; the official ``vit_shrink`` backbone and ``TPNATMHead``
+(zbwxp/SegVit), with the official float64 output on a fixed input. The official
+heads reshape their attention maps as square and resize the masks to ``img_size``:
+they run only on square windows of the training size, so that is the input here
+(32x32, patch 8).
+"""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from conftest import PYTHON, REPO, run_tool
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+from depict.utils.official_convert import ConversionError, load_official_checkpoint
+from depict.utils.segvit_convert import convert_segvit_checkpoint, model_overrides
+
+OFFICIAL = osp.join(REPO, 'tests', 'data', 'official')
+DATA = osp.join(OFFICIAL, 'segvit-atm')
+TOY_CONFIGS = {
+    'segvit-atm': osp.join(REPO, 'configs', 'segvit', 'segvit_vit-toy_1xb8-2k_toy-64x64.py'),
+    'segvit-shrunk': osp.join(REPO, 'configs', 'segvit',
+                              'segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py'),
+}
+
+
+def _converted(fmt='segvit-atm'):
+    return convert_segvit_checkpoint(
+        load_official_checkpoint(osp.join(OFFICIAL, fmt, 'checkpoint.pth')), source='fixture')
+
+
+@pytest.mark.parametrize('fmt', ['segvit-atm', 'segvit-shrunk'])
+def test_matches_official_outputs(fmt):
+    converted = _converted(fmt)
+    assert converted['meta']['source_format'] == fmt
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(TOY_CONFIGS[fmt])
+    overrides = model_overrides(converted['meta']['architecture'])
+    cfg.model.backbone.update(overrides['backbone'])
+    cfg.model.decode_head.update(overrides['decode_head'])
+    cfg.model.test_cfg = dict(mode='whole')
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(converted['state_dict'], strict=True)
+    model.double().eval()
+    io = torch.load(osp.join(OFFICIAL, fmt, 'io.pth'), weights_only=True)
+    with torch.no_grad():
+        scores = model.encode_decode(io['input'], [dict(img_shape=(32, 32))])
+    torch.testing.assert_close(scores, io['output'], rtol=1e-5, atol=1e-8)
+
+
+def test_split_and_dropped_keys():
+    ckpt = load_official_checkpoint(osp.join(DATA, 'checkpoint.pth'))
+    converted = _converted()
+    sd, src = converted['state_dict'], ckpt['state_dict']
+    packed = src['decode_head.decoder_2.layers.1.self_attn.in_proj_weight']
+    torch.testing.assert_close(
+        torch.cat([sd[f'decode_head.decoder.stages.1.1.self_attn.{p}_proj.weight']
+                   for p in 'qkv']), packed)
+    assert not any('loss_decode' in k for k in sd)
+    arch = converted['meta']['architecture']
+    assert (arch['num_heads'], arch['decoder_heads'], arch['out_indices']) == (2, 2, (0, 1, 2))
+    assert converted['meta']['classes'] == ('a', 'b', 'c', 'd')
+
+
+def test_unknown_and_missing_keys_are_listed():
+    ckpt = load_official_checkpoint(osp.join(DATA, 'checkpoint.pth'))
+    bad = copy.copy(ckpt)
+    bad['state_dict'] = dict(ckpt['state_dict'], **{'decode_head.mystery.weight': torch.ones(1)})
+    with pytest.raises(ConversionError, match='decode_head.mystery.weight'):
+        convert_segvit_checkpoint(bad)
+    state = dict(ckpt['state_dict'])
+    del state['decode_head.decoder_3.layers.0.linear2.bias']
+    with pytest.raises(ConversionError, match=r'decode_head\.decoder\.stages\.2\.0\.ffn\.3\.bias'):
+        convert_segvit_checkpoint(dict(ckpt, state_dict=state))
+
+
+def test_tool(tmp_path):
+    dst = tmp_path / 'atm.pth'
+    proc = run_tool([PYTHON, 'tools/model_converters/segvit2mmseg.py',
+                     osp.join(DATA, 'checkpoint.pth'), str(dst)])
+    assert 'segvit-atm' in proc.stdout
+    assert set(torch.load(dst, weights_only=True)) == {'state_dict', 'meta'}
+
+
+def test_shrunk_query_grid_and_packed_cross_attention():
+    ckpt = load_official_checkpoint(osp.join(OFFICIAL, 'segvit-shrunk', 'checkpoint.pth'))
+    src, converted = ckpt['state_dict'], _converted('segvit-shrunk')
+    sd, arch = converted['state_dict'], converted['meta']['architecture']
+    assert arch['query_grid'] == (4, 4) and arch['shrink_index'] == 1
+    grid = sd['decode_head.upsampler.grid']  # (1, C, h, w); query i = row i // w, col i % w
+    assert grid.shape == (1, 8, 4, 4)
+    torch.testing.assert_close(grid[0, :, 1, 2], src['decode_head.q.weight'][1 * 4 + 2])
+    packed = src['decode_head.decoder_1.layers.0.multihead_attn.in_proj_bias']
+    torch.testing.assert_close(
+        torch.cat([sd[f'decode_head.upsampler.stages.0.0.cross_attn.{p}_proj.bias']
+                   for p in 'qkv']), packed)
+    assert not any('loss_decode' in k for k in sd)
