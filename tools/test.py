@@ -87,9 +87,10 @@ def main() -> None:
         raise ValueError('--format-only needs --out DIR')
 
     # Registered already through the config's custom_imports; helpers only.
-    from depict.engine import check_data_roots, setup_cpu_distributed
+    from depict.engine import check_data_roots, setup_cpu_distributed, setup_cpu_threads
     check_data_roots(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_threads(cfg, 'test_dataloader')  # without CUDA: threads from the usable cores
 
     runner = Runner.from_cfg(cfg)
     runner.test()

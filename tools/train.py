@@ -79,9 +79,10 @@ def main() -> None:
 
     # The config's custom_imports has already imported (and registered) depict;
     # the tool only borrows two helpers from it.
-    from depict.engine import check_data_roots, setup_cpu_distributed
+    from depict.engine import check_data_roots, setup_cpu_distributed, setup_cpu_threads
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_threads(cfg, 'train_dataloader')  # without CUDA: threads from the usable cores
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:
