@@ -1,6 +1,6 @@
 from .corruption import ImageCorruption
 from .loading import CheckedLoadAnnotations, CheckedLoadImageFromFile, DataFileError
-from .test_time import UpscaleToWindow
+from .upscale_to_window import UpscaleToWindow
 
 __all__ = ['CheckedLoadAnnotations', 'CheckedLoadImageFromFile', 'DataFileError',
            'ImageCorruption', 'UpscaleToWindow']
