@@ -11,12 +11,19 @@ supplies pure-PyTorch fallbacks for the few ops mmseg imports. If you already
 have the compiled ``mmcv`` (for example on an older PyTorch), install with
 ``DEPICT_FULL_MMCV=1 pip install -e .`` so that pip requires ``mmcv`` instead of
 overwriting it with ``mmcv-lite``; the compiled ops are then used untouched.
+
+Besides the packages, the install puts ``depict_mmcv_hook.pth`` into
+site-packages (for ``pip install .`` and ``pip install -e .`` alike): a one-line
+startup hook that applies the ``mmcv.ops`` fallback to plain mmseg too, without
+an ``import depict`` (see ``depict_mmcv_hook.py``).
 """
 import os
 import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.dist import Distribution
+from distutils.command.install_data import install_data  # noqa: E402 (after setuptools)
 
 HERE = Path(__file__).parent
 
@@ -38,6 +45,41 @@ if os.environ.get('DEPICT_FULL_MMCV', '0') == '1':
         'mmcv>=2.0.0rc4,<2.2.0' if req.startswith('mmcv-lite') else req
         for req in install_requires
     ]
+
+class InstallDataWithStartupHook(install_data):
+    """Also writes the startup ``.pth`` beside the packages (site-packages).
+
+    ``install_data`` runs both when pip builds a regular wheel and when it
+    builds an editable one (PEP 660), and in both the ``install`` command's
+    ``install_lib`` is the root of the wheel, which pip unpacks into
+    site-packages. (``build_py`` output is dropped by editable installs.)
+    """
+
+    def run(self) -> None:
+        super().run()
+        import sys
+        sys.path.insert(0, str(HERE))
+        try:
+            from depict_mmcv_hook import PTH_LINE, PTH_NAME
+        finally:
+            sys.path.pop(0)
+        target = Path(self.get_finalized_command('install').install_lib, PTH_NAME)
+        self.mkpath(str(target.parent))
+        if not self.dry_run:
+            target.write_text(PTH_LINE)
+        self.outfiles.append(str(target))
+
+
+class DistributionWithStartupHook(Distribution):
+    """Runs ``install_data`` (which writes the startup hook) in every install,
+    although the package has no data files of its own."""
+
+    def has_data_files(self) -> bool:
+        return True
+
+    # setuptools' editable_wheel asks ``has_data`` before running install_data.
+    has_data = has_data_files
+
 
 extras_require = {
     'tests': ['pytest>=7'],
@@ -63,6 +105,10 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['depict', 'depict.*']),
+    py_modules=['depict_mmcv_hook'],
+    data_files=[],
+    distclass=DistributionWithStartupHook,
+    cmdclass={'install_data': InstallDataWithStartupHook},
     install_requires=install_requires,
     extras_require=extras_require,
     zip_safe=False,

@@ -61,6 +61,8 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        from depict.engine import check_cfg_options  # rejects mistyped top-level keys
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -85,9 +87,10 @@ def main() -> None:
         raise ValueError('--format-only needs --out DIR')
 
     # Registered already through the config's custom_imports; helpers only.
-    from depict.engine import check_data_roots, setup_cpu_distributed
+    from depict.engine import check_data_roots, setup_cpu_distributed, setup_cpu_threads
     check_data_roots(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_threads(cfg, 'test_dataloader')  # without CUDA: threads from the usable cores
 
     runner = Runner.from_cfg(cfg)
     runner.test()

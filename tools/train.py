@@ -43,6 +43,8 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        from depict.engine import check_cfg_options  # rejects mistyped top-level keys
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
 
     # work_dir priority: CLI > config > config file name.
@@ -77,9 +79,10 @@ def main() -> None:
 
     # The config's custom_imports has already imported (and registered) depict;
     # the tool only borrows two helpers from it.
-    from depict.engine import check_data_roots, setup_cpu_distributed
+    from depict.engine import check_data_roots, setup_cpu_distributed, setup_cpu_threads
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_threads(cfg, 'train_dataloader')  # without CUDA: threads from the usable cores
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:

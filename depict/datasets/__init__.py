@@ -1,5 +1,8 @@
-from .toy import ToyDataset
+from .toy import DEFAULT_TOY_ROOT, ToyDataset
 from .toy_generator import TOY_CLASSES, generate_toy_dataset
-from .transforms import ImageCorruption, UpscaleToWindow
+from .transforms import (CheckedLoadAnnotations, CheckedLoadImageFromFile, DataFileError,
+                         ImageCorruption, UpscaleToWindow)
 
-__all__ = ['ImageCorruption', 'ToyDataset', 'TOY_CLASSES', 'UpscaleToWindow', 'generate_toy_dataset']
+__all__ = ['CheckedLoadAnnotations', 'CheckedLoadImageFromFile', 'DataFileError',
+           'DEFAULT_TOY_ROOT', 'ImageCorruption', 'ToyDataset', 'TOY_CLASSES',
+           'UpscaleToWindow', 'generate_toy_dataset']

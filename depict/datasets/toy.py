@@ -7,6 +7,25 @@ from mmseg.registry import DATASETS
 
 from .toy_generator import TOY_CLASSES, TOY_PALETTE, generate_toy_dataset
 
+#: Where the toy configs keep the dataset (relative to the working directory);
+#: the only place where a missing dataset is generated.
+DEFAULT_TOY_ROOT = 'data/toy'
+
+
+def toy_root_generates(data_root: str) -> bool:
+    """Whether a missing ``data_root`` is the default one, which writes itself.
+
+    Any other missing path is more likely a typo than a wish for a new dataset.
+    """
+    return osp.abspath(data_root) == osp.abspath(DEFAULT_TOY_ROOT)
+
+
+def missing_toy_root_message(data_root: str) -> str:
+    return (f'toy data_root {data_root!r} does not exist ({osp.abspath(data_root)}). The toy '
+            f'dataset writes itself only at its default {DEFAULT_TOY_ROOT!r}; check the path '
+            'for a typo, or generate it there first: python -c "from depict.datasets import '
+            f'generate_toy_dataset; generate_toy_dataset({data_root!r})"')
+
 
 @DATASETS.register_module()
 class ToyDataset(BaseSegDataset):
@@ -17,8 +36,10 @@ class ToyDataset(BaseSegDataset):
     maps them to 0..7 and 0 to the ignore index, exactly as for ADE20K.
 
     Args:
-        generate: If ``data_root`` does not exist, write the dataset there
-            first (seeded, so every process writes the same files).
+        generate: If ``data_root`` is the default ``data/toy`` and does not
+            exist, write the dataset there first (seeded, so every process
+            writes the same files). Any other missing ``data_root`` is an error
+            (a mistyped path must not silently become a new dataset).
         num_train: Training images to generate.
         num_val: Validation images to generate.
         seed: Seed of the generator.
@@ -30,7 +51,9 @@ class ToyDataset(BaseSegDataset):
                  seed: int = 0, img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
                  reduce_zero_label: bool = True, data_root: Optional[str] = None,
                  **kwargs) -> None:
-        if generate and data_root is not None and not osp.isdir(data_root):
+        if data_root is not None and not osp.isdir(data_root):
+            if not (generate and toy_root_generates(data_root)):
+                raise FileNotFoundError(missing_toy_root_message(data_root))
             generate_toy_dataset(data_root, num_train=num_train, num_val=num_val, seed=seed)
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
                          reduce_zero_label=reduce_zero_label, data_root=data_root,

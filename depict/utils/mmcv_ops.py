@@ -10,6 +10,11 @@ raises :class:`ModuleNotFoundError` for every other op, which is what mmseg's
 optional imports (``try: from mmcv.ops import PSAMask except
 ModuleNotFoundError``) expect. With the compiled ``mmcv`` installed it does
 nothing.
+
+``import depict`` installs the stand-in; without it, the startup hook
+:mod:`depict_mmcv_hook` (installed with the package as a ``.pth`` file) hands
+out the same stand-in through :class:`FallbackOpsLoader` when ``mmcv.ops`` is
+imported, so plain mmseg works beside depict.
 """
 import importlib.abc
 import importlib.util
@@ -22,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ['point_sample', 'sigmoid_focal_loss', 'install_mmcv_ops_fallback',
-           'mmcv_ops_are_fallback']
+           'mmcv_ops_are_fallback', 'FallbackOpsLoader']
 
 FALLBACK_OPS = ('point_sample', 'sigmoid_focal_loss')
 
@@ -135,6 +140,39 @@ def mmcv_ops_are_fallback() -> bool:
     return isinstance(sys.modules.get('mmcv.ops'), _FallbackOpsModule)
 
 
+def _fallback_module() -> _FallbackOpsModule:
+    """A new stand-in ``mmcv.ops`` (and the finder for its submodules)."""
+    import warnings
+    # mmcv-lite has no deformable attention and says so on every import of
+    # mmcv.cnn; no model here uses it (DETR-style detectors do).
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention',
+                            category=UserWarning)
+    module = _FallbackOpsModule('mmcv.ops', __doc__)
+    module.point_sample = point_sample
+    module.sigmoid_focal_loss = sigmoid_focal_loss
+    module.__all__ = list(FALLBACK_OPS)
+    # A package path, so that ``import mmcv.ops.<x>`` reaches the finder below.
+    module.__path__ = []
+    if not any(isinstance(f, _FallbackOpsSubmoduleFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _FallbackOpsSubmoduleFinder())
+    return module
+
+
+class FallbackOpsLoader(importlib.abc.Loader):
+    """Loads the stand-in as ``mmcv.ops`` through the import system.
+
+    Used by the startup hook (:mod:`depict_mmcv_hook`) when ``mmcv.ops`` is
+    imported without ``mmcv._ext``; the import system then registers the module
+    in ``sys.modules`` and as ``mmcv.ops``.
+    """
+
+    def create_module(self, spec) -> types.ModuleType:
+        return _fallback_module()
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass  # complete on creation
+
+
 def install_mmcv_ops_fallback() -> bool:
     """Registers the stand-in ``mmcv.ops`` when the compiled ops are missing.
 
@@ -148,13 +186,7 @@ def install_mmcv_ops_fallback() -> bool:
         return False
     import mmcv
 
-    module = _FallbackOpsModule('mmcv.ops', __doc__)
-    module.point_sample = point_sample
-    module.sigmoid_focal_loss = sigmoid_focal_loss
-    module.__all__ = list(FALLBACK_OPS)
-    # A package path, so that ``import mmcv.ops.<x>`` reaches the finder below.
-    module.__path__ = []
+    module = _fallback_module()
     sys.modules['mmcv.ops'] = module
     mmcv.ops = module
-    sys.meta_path.insert(0, _FallbackOpsSubmoduleFinder())
     return True

@@ -63,8 +63,9 @@ def test_every_class_appears_and_zero_is_rare():
     assert counts[0] / counts.sum() < 0.1
 
 
-def test_dataset_generates_on_first_use(tmp_path):
-    root = str(tmp_path / 'toy')
+def test_dataset_generates_on_first_use(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # only the default data/toy writes itself
+    root = 'data/toy'
     dataset = ToyDataset(data_root=root, num_train=4, num_val=2,
                          data_prefix=dict(img_path='images/training',
                                           seg_map_path='annotations/training'),

@@ -40,12 +40,14 @@ def _train_ids(root: str) -> dict[str, np.ndarray]:
                                                '*_labelTrainIds.png')))}
 
 
-def test_cityscapes_train_ids_from_label_ids(tmp_path, cityscapes_raw):
+def test_cityscapes_train_ids_from_label_ids(tmp_path, cityscapes_raw, capsys):
     from cityscapesscripts.helpers.labels import id2label
 
     root = str(tmp_path / 'cityscapes')
     shutil.copytree(cityscapes_raw, root)
     assert cityscapes_tool.main([root]) == 0
+    assert ('Check: python tools/misc/check_dataset.py configs/_base_/datasets/'
+            f'cityscapes_768x768.py --split val --data-root {root}') in capsys.readouterr().out
     converted = _train_ids(root)
     assert len(converted) == 8
     for rel, train_ids in converted.items():
@@ -109,6 +111,9 @@ def test_pascal_context_labels_from_mat_files(tmp_path, pascal_raw):
                      paths['context']])
     assert 'train: 4 of 4 images' in proc.stdout
     voc = osp.join(paths['devkit'], 'VOC2010')
+    # The hint is a command to paste: the check of this very folder.
+    assert ('Check: python tools/misc/check_dataset.py configs/_base_/datasets/'
+            f'pascal_context.py --split val --data-root {voc}') in proc.stdout
     for split in ('train', 'val'):
         listed = open(osp.join(voc, 'ImageSets', 'SegmentationContext', f'{split}.txt')).read()
         assert listed.split() == paths[split]

@@ -10,6 +10,8 @@ from mmseg.registry import MODELS
 
 from conftest import PYTHON, REPO, fast_cfg_options, run_tool
 
+from depict.datasets import TOY_CLASSES
+
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'depict_analysis.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 CONFIGS = {v: osp.join(REPO, 'configs', 'depict', f'depict-{v}_vit-toy_1xb8-2k_toy-64x64.py')
@@ -118,3 +120,15 @@ def test_end_to_end_on_tiny_checkpoints(tiny_checkpoints, tiny_toy_root, tmp_pat
     assert [c['sigma'] for c in ca['noise']] == [0.0, 0.05]
     assert sa['noise'][0]['miou_mean'] == sa['miou']
     assert report['settings']['max_images'] == 2
+    # --compare: every model in every figure, on shared scales, class names on the Grams.
+    layout = report['figure_layout']
+    assert set(layout) == {'orthogonality.png', 'class_gram.png', 'coding_rate.png',
+                           'noise_robustness.png'}
+    assert all(info['models'] == ['SA', 'CA'] for info in layout.values())
+    assert layout['class_gram.png']['clim'] == [-1.0, 1.0]
+    assert layout['class_gram.png']['class_ticks'] == list(TOY_CLASSES)
+    vmax = layout['orthogonality.png']['clim'][1]
+    assert vmax > 0 and math.isfinite(vmax)
+    low, high = layout['coding_rate.png']['ylim']
+    rates = [v for m in (sa, ca) for per in m['coding_rate'].values() for v in per.values()]
+    assert low <= min(rates) and max(rates) <= high  # one axis holds both models

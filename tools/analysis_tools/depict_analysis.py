@@ -10,14 +10,19 @@ Usage::
 Writes into ``--out`` (default ``work_dirs/depict_analysis``):
 
 * ``orthogonality.png`` – Gram matrices ``P Pᵀ`` of every MSSA/MSCA projection
-  (the K diagonal blocks are the per-head Grams ``P_k P_kᵀ``), for the first
-  checkpoint. Each P_k should be close to an orthonormal basis of its subspace.
+  (the K diagonal blocks are the per-head Grams ``P_k P_kᵀ``), one row per
+  checkpoint, one colour scale. Each P_k should be close to an orthonormal
+  basis of its subspace.
 * ``class_gram.png`` – cosine Gram matrices of the learned class embeddings E
   and of the final class embeddings Ê (mean over validation windows), one row
-  per checkpoint. Ê should be close to an orthonormal basis (paper: the
-  low-rank approximation of the refined patch embeddings).
+  per checkpoint, class names on the axes. Ê should be close to an orthonormal
+  basis (paper: the low-rank approximation of the refined patch embeddings).
 * ``coding_rate.png`` – coding rate of the tokens entering the decoder and after
-  each decoder layer, one panel per checkpoint, one curve per ε.
+  each decoder layer, one panel per checkpoint (shared y axis), one curve per ε.
+
+Every model appears in every figure (a decoder without the quantity says so in
+its place); ``analysis.json``'s ``figure_layout`` records each figure's models
+and shared ranges.
 * ``noise_robustness.png`` – mIoU against the std σ of Gaussian noise added to
   every decode-head parameter, one curve per checkpoint (mean ± std over
   ``--noise-repeats`` draws).
@@ -306,70 +311,104 @@ def noise_robustness(model, loader, max_images: Optional[int], sigmas: list[floa
 # ------------------------------------------------------------------------------ plots
 
 
-def plot_all(out_dir: str, results: list[dict], proj_grams: dict, eps_list: list[float]) -> list:
+def plot_all(out_dir: str, results: list[dict], grams: list[dict],
+             eps_list: list[float]) -> tuple[list, dict]:
+    """Writes the figures; every model appears in every figure, on shared scales.
+
+    Args:
+        out_dir: Output folder.
+        results: One result per model (``label``, numbers, ``_classes`` and the
+            class Grams).
+        grams: One ``{operator: |P Pᵀ|}`` dict per model (empty for decoders
+            without MSSA/MSCA projections).
+        eps_list: The ε values of the coding rate.
+
+    Returns:
+        The written paths and, per figure, its layout (models in row order,
+        the shared colour or axis range, the class tick labels), which
+        ``analysis.json`` records.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    written = []
+    written, layout = [], {}
+    labels = [r['label'] for r in results]
 
-    def save(fig, name):
+    def save(fig, name, **info):
         path = osp.join(out_dir, name)
         fig.savefig(path, dpi=110, bbox_inches='tight')
         plt.close(fig)
         written.append(path)
+        layout[name] = dict(models=labels, **info)
 
-    first = results[0]
-    if proj_grams:
-        names = list(proj_grams)
-        cols = min(3, len(names))
-        rows = math.ceil(len(names) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.0 * rows), squeeze=False)
-        for ax in axes.flat[len(names):]:
-            ax.axis('off')
-        for ax, name in zip(axes.flat, names):
-            gram = proj_grams[name]
-            info = first['projections'][name]
-            image = ax.imshow(gram.abs().numpy(), cmap='viridis', vmin=0)
-            for k in range(1, info['num_heads']):  # head (subspace) boundaries
-                edge = k * info['head_dims'] - 0.5
-                ax.axhline(edge, color='w', lw=0.6)
-                ax.axvline(edge, color='w', lw=0.6)
-            ax.set_title(f'{name}\n|P Pᵀ|, K={info["num_heads"]}, p={info["head_dims"]}, '
-                         f'err={info["error"]:.2f}', fontsize=8)
-            fig.colorbar(image, ax=ax, fraction=0.046)
-        fig.suptitle(f'{first["label"]}: Gram matrices of the projections (blocks = P_k P_kᵀ)')
-        save(fig, 'orthogonality.png')
+    def absent(ax, text):
+        ax.axis('off')
+        ax.text(0.5, 0.5, text, ha='center', va='center', fontsize=8, wrap=True)
 
-    with_classes = [r for r in results if '_final_class_gram' in r or '_learned_class_gram' in r]
-    if with_classes:
-        fig, axes = plt.subplots(len(with_classes), 2, figsize=(8.4, 4.0 * len(with_classes)),
+    # Projections: one row per model, one shared colour range.
+    if any(grams):
+        cols = max(len(g) for g in grams)
+        vmax = max(float(g.abs().max()) for model in grams for g in model.values())
+        fig, axes = plt.subplots(len(results), cols, figsize=(4.2 * cols, 4.0 * len(results)),
                                  squeeze=False)
-        for row, result in zip(axes, with_classes):
+        for row, result, model_grams in zip(axes, results, grams):
+            if not model_grams:
+                absent(row[0], f'{result["label"]} ({result["decoder_type"]}):\nno MSSA/MSCA '
+                       'projections')
+            for ax in row[len(model_grams) or 1:]:
+                ax.axis('off')
+            for ax, (name, gram) in zip(row, model_grams.items()):
+                info = result['projections'][name]
+                image = ax.imshow(gram.abs().numpy(), cmap='viridis', vmin=0, vmax=vmax)
+                for k in range(1, info['num_heads']):  # head (subspace) boundaries
+                    edge = k * info['head_dims'] - 0.5
+                    ax.axhline(edge, color='w', lw=0.6)
+                    ax.axvline(edge, color='w', lw=0.6)
+                ax.set_title(f'{result["label"]}: {name}\n|P Pᵀ|, K={info["num_heads"]}, '
+                             f'p={info["head_dims"]}, err={info["error"]:.2f}', fontsize=8)
+                fig.colorbar(image, ax=ax, fraction=0.046)
+        fig.suptitle('Gram matrices of the projections (blocks = P_k P_kᵀ; one colour scale)')
+        save(fig, 'orthogonality.png', clim=[0.0, vmax])
+
+    # Class embeddings: one row per model, cosine range [-1, 1], class names on the axes.
+    if any('_final_class_gram' in r or '_learned_class_gram' in r for r in results):
+        fig, axes = plt.subplots(len(results), 2, figsize=(9.0, 4.4 * len(results)),
+                                 squeeze=False)
+        ticks = []
+        for row, result in zip(axes, results):
+            classes = [str(c) for c in result.get('_classes') or []]
             for ax, key, title in ((row[0], '_learned_class_gram', 'learned E'),
                                    (row[1], '_final_class_gram', 'final Ê (mean over windows)')):
                 if key not in result:
-                    ax.axis('off')
+                    absent(ax, f'{result["label"]}: no {title.split(" (")[0]}')
                     continue
-                image = ax.imshow(result[key].numpy(), cmap='RdBu_r', vmin=-1, vmax=1)
+                gram = result[key].numpy()
+                image = ax.imshow(gram, cmap='RdBu_r', vmin=-1, vmax=1)
+                if len(classes) == gram.shape[0]:
+                    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
+                    ax.set_yticks(range(len(classes)), classes, fontsize=6)
+                    ticks.append(classes)
                 ax.set_title(f'{result["label"]}: cosine Gram of {title}', fontsize=9)
                 fig.colorbar(image, ax=ax, fraction=0.046)
-        save(fig, 'class_gram.png')
+        save(fig, 'class_gram.png', clim=[-1.0, 1.0], class_ticks=ticks[0] if ticks else [])
 
-    with_rates = [r for r in results if r['coding_rate']]
-    if with_rates:
-        fig, axes = plt.subplots(1, len(with_rates), figsize=(5.0 * len(with_rates), 3.8),
-                                 squeeze=False)
-        for ax, result in zip(axes[0], with_rates):
-            for eps in eps_list:
-                per_layer = result['coding_rate'].get(str(eps), {})
-                ax.plot(list(per_layer), list(per_layer.values()), marker='o', label=f'ε={eps}')
-            ax.set_title(f'{result["label"]}: coding rate R(Z)', fontsize=9)
-            ax.set_xlabel('decoder position')
-            ax.set_ylabel('R(Z) (nats)')
-            ax.tick_params(axis='x', labelrotation=30)
-            ax.legend(fontsize=7)
-            ax.grid(alpha=0.3)
-        save(fig, 'coding_rate.png')
+    # Coding rate: one panel per model, one y axis.
+    fig, axes = plt.subplots(1, len(results), figsize=(5.0 * len(results), 3.8),
+                             squeeze=False, sharey=True)
+    for ax, result in zip(axes[0], results):
+        if not result['coding_rate']:
+            absent(ax, f'{result["label"]}: no tokens collected')
+            continue
+        for eps in eps_list:
+            per_layer = result['coding_rate'].get(str(eps), {})
+            ax.plot(list(per_layer), list(per_layer.values()), marker='o', label=f'ε={eps}')
+        ax.set_title(f'{result["label"]}: coding rate R(Z)', fontsize=9)
+        ax.set_xlabel('decoder position')
+        ax.tick_params(axis='x', labelrotation=30)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel('R(Z) (nats)')
+    save(fig, 'coding_rate.png', ylim=[float(v) for v in axes[0][0].get_ylim()])
 
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
     for result in results:
@@ -383,7 +422,7 @@ def plot_all(out_dir: str, results: list[dict], proj_grams: dict, eps_list: list
     ax.legend()
     ax.grid(alpha=0.3)
     save(fig, 'noise_robustness.png')
-    return written
+    return written, layout
 
 
 # ------------------------------------------------------------------------------- main
@@ -395,6 +434,7 @@ def analyse(config: str, checkpoint: str, label: str, args: argparse.Namespace) 
     meta = loader.dataset.metainfo
     head = model.decode_head
     result: dict = dict(label=label, config=config, checkpoint=checkpoint,
+                        _classes=list(meta.get('classes') or []),
                         decoder_type=type(head).__name__,
                         decoder_parameters=sum(p.numel() for p in head.parameters()))
     numbers, grams = projection_orthogonality(head)
@@ -418,14 +458,13 @@ def main() -> None:
     MMLogger.get_instance('depict_analysis', log_level='WARNING')
     models = [(args.config, args.checkpoint)] + [tuple(pair) for pair in args.compare]
     labels = args.labels or [osp.splitext(osp.basename(c))[0] for c, _ in models]
-    results, first_grams = [], {}
+    results, all_grams = [], []
     for index, ((config, checkpoint), label) in enumerate(zip(models, labels)):
         print(f'[{index + 1}/{len(models)}] analysing {label}', flush=True)
         result, grams = analyse(config, checkpoint, label, args)
-        if index == 0:
-            first_grams = grams
+        all_grams.append(grams)
         results.append(result)
-    figures = plot_all(args.out, results, first_grams, args.eps)
+    figures, layout = plot_all(args.out, results, all_grams, args.eps)
     report = dict(
         settings=dict(eps=args.eps, token_norm=args.token_norm, sigmas=args.sigmas,
                       noise_repeats=args.noise_repeats, max_images=args.max_images,
@@ -434,7 +473,8 @@ def main() -> None:
                       coding_rate='0.5 logdet(I + d/(N eps^2) Z^T Z), mean over windows',
                       noise='theta + sigma * N(0, 1) on every decode-head parameter'),
         models=[{k: v for k, v in r.items() if not k.startswith('_')} for r in results],
-        figures=[osp.basename(f) for f in figures])
+        figures=[osp.basename(f) for f in figures],
+        figure_layout=layout)
     json_path = osp.join(args.out, 'analysis.json')
     with open(json_path, 'w') as f:
         json.dump(report, f, indent=2)

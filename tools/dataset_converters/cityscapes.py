@@ -27,6 +27,7 @@ import argparse
 import functools
 import glob
 import os.path as osp
+import shlex
 import sys
 from multiprocessing import Pool
 
@@ -135,7 +136,8 @@ def main(argv=None) -> int:
         print(f'error: nothing converted under {gt_root}.')
         return 1
     print(f'done: {total} label maps. Check: python tools/misc/check_dataset.py '
-          'configs/_base_/datasets/cityscapes_768x768.py --split val')
+          'configs/_base_/datasets/cityscapes_768x768.py --split val '
+          f'--data-root {shlex.quote(args.cityscapes_path)}')
     return 0
 
 

@@ -35,6 +35,7 @@ import argparse
 import os
 import os.path as osp
 import re
+import shlex
 import sys
 from multiprocessing import Pool
 from typing import Optional
@@ -208,7 +209,8 @@ def main(argv=None) -> int:
         print(f'{len(errors)} problems; the split lists were written anyway.')
         return 1
     print('done. Check: python tools/misc/check_dataset.py '
-          'configs/_base_/datasets/pascal_context.py --split val')
+          'configs/_base_/datasets/pascal_context.py --split val '
+          f'--data-root {shlex.quote(voc)}')
     return 0
 
 

@@ -41,9 +41,10 @@ def _tta(views, load_annotations):
 
 
 def _train(scale, crop, load_annotations, ratio_range=(0.5, 2.0)):
+    # Checked*: mmcv's / mmseg's loaders whose errors name the broken file.
     return [
-        dict(type='LoadImageFromFile'),
-        load_annotations,
+        dict(type='CheckedLoadImageFromFile'),
+        dict(load_annotations, type='CheckedLoadAnnotations'),
         dict(type='RandomResize', scale=scale, ratio_range=ratio_range, keep_ratio=True),
         dict(type='RandomCrop', crop_size=crop, cat_max_ratio=0.75),
         dict(type='RandomFlip', prob=0.5),
@@ -70,8 +71,9 @@ def _setting(*, dataset, data_root, num_classes, crop, stride, test_scale, train
     gives mmseg's training scales (`train_mmseg`). `default` names the
     protocol the loaders use ('paper', or 'mmseg' for the toy dataset).
     """
-    load = dict(type='LoadAnnotations', reduce_zero_label=True) if reduce_zero_label else \
-        dict(type='LoadAnnotations')
+    # reduce_zero_label is the dataset class's (mmseg deprecates it here); the
+    # argument stays to document each dataset's convention.
+    load = dict(type='LoadAnnotations')
     mmseg = mmseg_scale or test_scale
     window = dict(type='UpscaleToWindow', window_size=crop)
     slide = dict(mode='slide', crop_size=crop, stride=stride)
