@@ -66,7 +66,8 @@ def main() -> None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
+    # Local files, URLs and model-zoo schemes all load through depict's safe loader.
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
 
@@ -85,7 +86,8 @@ def main() -> None:
         raise ValueError('--format-only needs --out DIR')
 
     # Registered already through the config's custom_imports; helpers only.
-    from depict.engine import check_data_roots, setup_cpu_distributed
+    from depict.engine import check_data_roots, configure_checkpointing, setup_cpu_distributed
+    configure_checkpointing(cfg)  # a checkpoint that does not fit the model fails, keys listed
     check_data_roots(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
 

@@ -1,11 +1,18 @@
+from .checkpointing import (AtomicCheckpointHook, CheckpointMismatchError, StrictLoadHook,
+                            check_state_dict, configure_checkpointing, find_resume_checkpoint,
+                            load_state_dict_strictly)
 from .dist import setup_cpu_distributed
 from .hooks import SegDataCheckHook
 from .optim_wrapper import AutocastOptimWrapper
 from .optimizers import ViTLayerDecayOptimWrapperConstructor
 from .preflight import check_data_roots
+from .resume_hook import ResumeStateHook
 from .vis_backends import TensorboardIfInstalledVisBackend
 
 __all__ = [
-    'AutocastOptimWrapper', 'SegDataCheckHook', 'TensorboardIfInstalledVisBackend',
-    'ViTLayerDecayOptimWrapperConstructor', 'check_data_roots', 'setup_cpu_distributed'
+    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'CheckpointMismatchError',
+    'ResumeStateHook', 'SegDataCheckHook', 'StrictLoadHook', 'TensorboardIfInstalledVisBackend',
+    'ViTLayerDecayOptimWrapperConstructor', 'check_data_roots', 'check_state_dict',
+    'configure_checkpointing', 'find_resume_checkpoint', 'load_state_dict_strictly',
+    'setup_cpu_distributed'
 ]
