@@ -231,9 +231,10 @@ class AtomicCheckpointHook(CheckpointHook):
         remove = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
-            self.keep_ckpt_ids.append(step)
-            while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
+            # keep_ckpt_ids is a deque(maxlen=max_keep_ckpts): pop before appending.
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
                 remove.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
 
         ckpt_filename = self.filename_tmpl.format(step)
