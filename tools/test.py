@@ -85,9 +85,11 @@ def main() -> None:
     elif args.format_only:
         raise ValueError('--format-only needs --out DIR')
 
-    # Registered already through the config's custom_imports; helpers only.
-    from depict.engine import check_data_roots, configure_checkpointing, setup_cpu_distributed
+    from depict.engine import configure_checkpointing
     configure_checkpointing(cfg)  # a checkpoint that does not fit the model fails, keys listed
+
+    # Registered already through the config's custom_imports; helpers only.
+    from depict.engine import check_data_roots, setup_cpu_distributed
     check_data_roots(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
 

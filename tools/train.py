@@ -69,13 +69,14 @@ def main() -> None:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
-    # The config's custom_imports has already imported (and registered) depict;
-    # the tool only borrows helpers from it.
-    from depict.engine import check_data_roots, configure_checkpointing, setup_cpu_distributed
-
     # Atomic saves, strict loads, exact resume. Bare --resume ('auto'): the work
     # dir's newest intact checkpoint, or an error naming the work dir.
+    from depict.engine import configure_checkpointing
     configure_checkpointing(cfg, resume=args.resume)
+
+    # The config's custom_imports has already imported (and registered) depict;
+    # the tool only borrows two helpers from it.
+    from depict.engine import check_data_roots, setup_cpu_distributed
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     setup_cpu_distributed(cfg, args.launcher)
 

@@ -322,8 +322,8 @@ def find_resume_checkpoint(work_dir: str) -> str:
         steps = sorted(((int(m.group(1)), osp.join(work_dir, name))
                         for name in os.listdir(work_dir) for m in [_STEP.match(name)] if m),
                        reverse=True)
-    candidates = ([named] if named else []) + [p for _, p in steps
-                                                if not named or osp.abspath(p) != osp.abspath(named)]
+    candidates = [named] if named else []
+    candidates += [p for _, p in steps if not named or osp.abspath(p) != osp.abspath(named)]
     if not candidates:
         raise FileNotFoundError(
             f'--resume: no checkpoint to resume from in the work dir {osp.abspath(work_dir)} '

@@ -90,7 +90,8 @@ def test_load_from_fails_with_the_fix_unless_load_cfg_allows(model):
     # Another decoder: its head dropped, ours initialised.
     sa = _checkpoint(_model(DEPICT_TOY))
     check_state_dict(model, sa, source='sa.pth', what='load_from',
-                     load_cfg=dict(allow_missing=['decode_head.'], allow_unexpected=['decode_head.'],
+                     load_cfg=dict(allow_missing=['decode_head.'],
+                                   allow_unexpected=['decode_head.'],
                                    allow_mismatched=['decode_head.']))
     with pytest.raises(ValueError, match='allow_missing'):
         check_state_dict(model, sa, source='sa.pth', what='load_from',
@@ -235,6 +236,7 @@ def test_message_hub_round_trip_and_old_buffers():
     assert type(plain['runtime_info']['eta']) is float
     back = from_plain(plain)
     assert isinstance(back['log_scalars']['loss'], HistoryBuffer)
-    assert back['log_scalars']['loss'].mean() == 0.75 and back['log_scalars']['loss'].max_length == 10
+    loss = back['log_scalars']['loss']
+    assert loss.mean() == 0.75 and loss.max_length == 10
     # A checkpoint written before: its HistoryBuffers pass through unchanged.
     assert from_plain(hub)['log_scalars']['loss'] is hub['log_scalars']['loss']

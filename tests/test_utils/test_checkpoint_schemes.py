@@ -145,7 +145,8 @@ def test_every_registered_scheme_is_ours():
     check_all_schemes_safe()
     assert set(CheckpointLoader._schemes.values()) <= set(SAFE_SCHEME_LOADERS.values())
     # Every scheme mmengine itself registers is covered.
-    prefixes = {p for key in SAFE_SCHEME_LOADERS for p in ((key, ) if isinstance(key, str) else key)}
+    prefixes = {p for key in SAFE_SCHEME_LOADERS
+                for p in ((key, ) if isinstance(key, str) else key)}
     assert prefixes == set(CheckpointLoader._schemes)
 
 
