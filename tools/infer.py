@@ -91,8 +91,13 @@ def config_dataset_meta(cfg: Config) -> dict:
 def build_inferencer(cfg: Config, checkpoint: str, device):
     # Imported here: mmseg.apis imports mmseg.models, which needs the
     # compatibility layer that the config's custom_imports (depict) installs.
-    from mmengine.runner.checkpoint import _load_checkpoint_to_model
     from mmseg.apis import MMSegInferencer
+
+    from depict.engine import load_state_dict_strictly
+    from depict.utils.checkpoint import check_all_schemes_safe
+    check_all_schemes_safe()
+
+    weights = checkpoint
 
     class Inferencer(MMSegInferencer):
         """Falls back to the config's dataset classes, not Cityscapes'."""
@@ -107,7 +112,8 @@ def build_inferencer(cfg: Config, checkpoint: str, device):
         def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
             if checkpoint is None:
                 raise ValueError('a checkpoint is required')
-            _load_checkpoint_to_model(model, checkpoint)
+            # Strict: a checkpoint that does not fit the model fails, keys listed.
+            load_state_dict_strictly(model, checkpoint, source=weights, what='inference')
             meta = checkpoint.get('meta') or {}
             if 'dataset_meta' in meta:
                 model.dataset_meta = {k: meta['dataset_meta'].get(k)
@@ -220,7 +226,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)  # custom_imports registers depict
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    if not osp.isfile(args.checkpoint):
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):  # URLs: safe loader
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     images = collect_images(args.images)
     inferencer = build_inferencer(cfg, args.checkpoint, args.device)

@@ -68,7 +68,8 @@ def main() -> None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
+    # Local files, URLs and model-zoo schemes all load through depict's safe loader.
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
 
@@ -85,6 +86,9 @@ def main() -> None:
         add_prediction_writer(cfg, args.out, format_only=args.format_only)
     elif args.format_only:
         raise ValueError('--format-only needs --out DIR')
+
+    from depict.engine import configure_checkpointing
+    configure_checkpointing(cfg)  # a checkpoint that does not fit the model fails, keys listed
 
     # Registered already through the config's custom_imports; helpers only.
     from depict.engine import check_data_roots, setup_cpu_distributed, setup_cpu_threads

@@ -1,8 +1,10 @@
 """Train a segmentor: ``python tools/train.py CONFIG [options]``.
 
 mmseg's ``tools/train.py`` with what this project needs on top: ``--resume``
-takes an optional checkpoint, and multi-process runs work without CUDA
-(gloo; see :mod:`depict.engine.dist`).
+takes an optional checkpoint and resumes exactly (random-number states and
+data order, see :mod:`depict.engine.resume_hook`), checkpoints are saved
+atomically and loaded strictly (:mod:`depict.engine.checkpointing`), and
+multi-process runs work without CUDA (gloo; see :mod:`depict.engine.dist`).
 """
 import argparse
 import logging
@@ -22,8 +24,8 @@ def parse_args() -> argparse.Namespace:
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto', default=None, metavar='CKPT',
-        help='resume training: bare, from the latest checkpoint in the work dir; '
-        'with a path, from that checkpoint')
+        help='resume training: bare, from the latest intact checkpoint in the work dir '
+        '(an error if there is none); with a path, from that checkpoint')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -69,13 +71,10 @@ def main() -> None:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
-    if args.resume is not None:
-        cfg.resume = True
-        if args.resume != 'auto':
-            if not osp.isfile(args.resume):
-                raise FileNotFoundError(f'--resume checkpoint {args.resume} does not exist')
-            cfg.load_from = args.resume
-        # bare --resume: mmengine finds the latest checkpoint in work_dir.
+    # Atomic saves, strict loads, exact resume. Bare --resume ('auto'): the work
+    # dir's newest intact checkpoint, or an error naming the work dir.
+    from depict.engine import configure_checkpointing
+    configure_checkpointing(cfg, resume=args.resume)
 
     # The config's custom_imports has already imported (and registered) depict;
     # the tool only borrows two helpers from it.

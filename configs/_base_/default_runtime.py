@@ -19,6 +19,9 @@ visualizer = dict(
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
+# Which key prefixes may differ when fine-tuning from `load_from` (strict by
+# default; see docs/tools.md, "Loading checkpoints").
+load_cfg = dict(allow_missing=[], allow_unexpected=[], allow_mismatched=[])
 resume = False
 tta_model = dict(type='SegTTAModel')
 # Fails fast on num_classes / dataset mismatches and out-of-range labels.

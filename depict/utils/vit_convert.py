@@ -114,8 +114,10 @@ def load_vit_source(src: str) -> tuple[dict, str, dict]:
     if ext == '.safetensors':
         from safetensors.torch import load_file
         return _unwrap_state_dict(load_file(src)), 'timm', {}
-    # weights_only: a downloaded file must not be able to run code.
-    return _unwrap_state_dict(torch.load(src, map_location='cpu', weights_only=True)), 'timm', {}
+    # A downloaded file must not be able to run code: the same safe loader
+    # (weights_only + allow-list, foreign globals named) as every other path.
+    from .checkpoint import load_checkpoint_safely
+    return _unwrap_state_dict(load_checkpoint_safely(src, map_location='cpu')), 'timm', {}
 
 
 # ---------------------------------------------------------------------------
