@@ -22,7 +22,7 @@ feature map's own h×w), has no image size (masks are upsampled to the size of
 the image or slide window that mmseg hands it) and registers through the
 package, so it works on non-square inputs and unpadded slide edge crops.
 """
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -34,11 +34,24 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..layers import PostNormDecoderLayer
+from ..layers import PostNormDecoderLayer, prediction_size
 
-__all__ = ['Lateral', 'ATMDecoder', 'BaseATMHead', 'ATMHead', 'upsampled_class_scores']
+__all__ = ['Lateral', 'ATMDecoder', 'ATMOutputs', 'BaseATMHead', 'ATMHead',
+           'upsampled_class_scores']
 
-ATMOutputs = tuple[list[Tensor], list[Tensor]]
+
+class ATMOutputs(NamedTuple):
+    """The predictions of an ATM decoder, one entry per prediction point (per
+    stage, or per layer with ``predict_every_layer``), the final one last; in
+    eval mode only the final one.
+
+    Attributes:
+        cls_logits: (B, C, C+1) class logits of the queries (no-object last).
+        mask_logits: (B, C, h, w) mask logits at the last feature map's size.
+    """
+    cls_logits: list[Tensor]
+    mask_logits: list[Tensor]
+
 SCORES = ('prob', 'log_prob')
 
 
@@ -148,7 +161,7 @@ class ATMDecoder(nn.Module):
                     continue
                 cls_logits.append(self.class_embed(query))  # (B, C, C+1)
                 mask_logits.append(masks)
-        return cls_logits, mask_logits
+        return ATMOutputs(cls_logits, mask_logits)
 
 
 def _interpolation_matrix(size_in: int, size_out: int, *, align_corners: bool,
@@ -316,14 +329,8 @@ class BaseATMHead(BaseDecodeHead):
             (B, C, H, W): P, or log P with ``scores='log_prob'``.
         """
         cls_logits, mask_logits = seg_logits
-        meta = batch_img_metas[0]
-        # mmseg's rule: the slide window's img_shape is a torch.Size, else the
-        # padded batch shape (BaseDecodeHead.predict_by_feat).
-        if isinstance(meta['img_shape'], torch.Size):
-            size = meta['img_shape']
-        else:
-            size = meta.get('pad_shape', meta['img_shape'])[:2]
-        scores = upsampled_class_scores(cls_logits[-1], mask_logits[-1], size=tuple(size),
+        scores = upsampled_class_scores(cls_logits[-1], mask_logits[-1],
+                                        size=prediction_size(batch_img_metas),
                                         align_corners=self.align_corners)
         if self.scores == 'log_prob':
             scores = scores.clamp(min=torch.finfo(scores.dtype).tiny).log()
