@@ -42,9 +42,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..layers.attention import MultiheadAttention
 from ..layers.class_masks import class_masks
 from ..layers.separation import SpatiallyAdaptiveSeparation
+from ..layers.transformer_decoder import DiscriminativeCrossAttentionLayer
 from ..losses.region_contrastive_loss import class_area_fractions, region_prototypes
 
 __all__ = ['DCAAuxiliary', 'DiscriminativeCrossAttentionLayer', 'RepSepHead']
@@ -64,40 +64,6 @@ class DCAAuxiliary(NamedTuple):
     patches: Tensor
     regions: Tensor
     attn_logits: list[Tensor]
-
-
-class DiscriminativeCrossAttentionLayer(nn.Module):
-    """One DCA layer: class queries attend to the patch tokens (pre-norm).
-
-    ``R ← R + MHA(LN(R), LN(Ẑ)); R ← R + FFN(LN(R))``. What makes it
-    discriminative is its training signal (the auxiliary supervision of the
-    head), not the operator, so that inference costs one plain cross-attention.
-
-    Args:
-        embed_dims: Width D of queries and tokens.
-        num_heads: Attention heads.
-        mlp_ratio: FFN hidden width in multiples of D.
-    """
-
-    def __init__(self, *, embed_dims: int, num_heads: int, mlp_ratio: int = 4) -> None:
-        super().__init__()
-        self.norm_query = nn.LayerNorm(embed_dims)
-        self.norm_memory = nn.LayerNorm(embed_dims)
-        self.attn = MultiheadAttention(embed_dims, num_heads)
-        self.norm_ffn = nn.LayerNorm(embed_dims)
-        self.ffn = nn.Sequential(nn.Linear(embed_dims, mlp_ratio * embed_dims), nn.GELU(),
-                                 nn.Linear(mlp_ratio * embed_dims, embed_dims))
-
-    def forward(self, queries: Tensor, memory: Tensor, *,
-                return_logits: bool = False) -> tuple[Tensor, Optional[Tensor]]:
-        """queries (B, C, D), memory (B, N, D) -> queries (B, C, D), and the
-        pre-softmax logits (B, H, C, N) with ``return_logits`` (else None)."""
-        result = self.attn(self.norm_query(queries), self.norm_memory(memory),
-                           return_logits=return_logits)
-        out, logits = result if return_logits else (result, None)
-        queries = queries + out
-        queries = queries + self.ffn(self.norm_ffn(queries))
-        return queries, logits
 
 
 @MODELS.register_module()
