@@ -59,3 +59,33 @@ def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
 
 
 PYTHON = sys.executable
+
+
+def logged_mious(log: str) -> list[float]:
+    """Every mIoU a tool logged, each checked against the per-class IoU table
+    mmseg's IoUMetric prints before it: in [0, 100] and the mean of the table's
+    IoUs (NaN classes, absent from the labels, excluded; both sides rounded to
+    0.01, hence the tolerance). Fails if the log holds no result."""
+    import math
+    import re
+    mious = []
+    lines = log.splitlines()
+    for start, line in enumerate(lines):
+        if not re.match(r'^\|\s*Class\s*\|\s*IoU\s*\|', line):
+            continue
+        ious = []
+        end = start + 1
+        while end < len(lines) and lines[end].startswith(('|', '+')):
+            cells = [c.strip() for c in lines[end].strip('|').split('|')]
+            if len(cells) >= 2 and cells[1] not in ('IoU', ''):
+                ious.append(float(cells[1]))
+            end += 1
+        found = re.search(r'mIoU: ([\d.]+)', '\n'.join(lines[end:]))
+        assert found, 'a per-class table without its mIoU'
+        miou = float(found.group(1))
+        present = [v for v in ious if not math.isnan(v)]
+        assert ious and 0.0 <= miou <= 100.0, (ious, miou)
+        assert abs(sum(present) / len(present) - miou) <= 0.011, (ious, miou)
+        mious.append(miou)
+    assert mious, 'no mIoU result in the log'
+    return mious

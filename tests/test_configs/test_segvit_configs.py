@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from conftest import PYTHON, REPO, fast_cfg_options, run_tool
+from conftest import PYTHON, REPO, fast_cfg_options, logged_mious, run_tool
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segvit')
 FULL = {  # config -> (num_classes, crop, weight decay, iterations, batch per GPU)
@@ -97,15 +97,16 @@ def test_toy_config_differs_from_segmenter_only_in_model_part(name):
 def train_then_test(name, data_root, work, tta_only):
     config = osp.join(CONFIG_DIR, name)
     # Training runs validation (ss, slide windows) at its last iteration.
-    run_tool([PYTHON, 'tools/train.py', config, '--work-dir', osp.join(work, 'train'),
-              '--cfg-options', *fast_cfg_options(data_root, iters=2)])
+    train = run_tool([PYTHON, 'tools/train.py', config, '--work-dir', osp.join(work, 'train'),
+                      '--cfg-options', *fast_cfg_options(data_root, iters=2)])
+    assert len(logged_mious(train.stdout + train.stderr)) == 1  # one validation, at iteration 2
     checkpoint = osp.join(work, 'train', 'iter_2.pth')
     assert osp.isfile(checkpoint)
     for extra in ([['--tta']] if tta_only else [[], ['--tta']]):
         out = run_tool([PYTHON, 'tools/test.py', config, checkpoint, '--work-dir',
                         osp.join(work, f'test{len(extra)}'), *extra, '--cfg-options',
                         *fast_cfg_options(data_root)])
-        assert 'mIoU' in out.stdout + out.stderr
+        assert len(logged_mious(out.stdout + out.stderr)) == 1
 
 
 def test_atm_toy_trains_and_tests_with_tta(tiny_toy_root, tmp_path):

@@ -16,11 +16,11 @@ paper's only loss.
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.model.weight_init import constant_init, trunc_normal_
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
 
+from ..layers.class_masks import class_masks
 from ..layers.coding_rate_attention import SubspaceAttention
 
 __all__ = ['DepictBaseHead']
@@ -108,9 +108,4 @@ class DepictBaseHead(BaseDecodeHead):
 
     def _masks(self, patches: Tensor, classes: Tensor, h: int, w: int) -> Tensor:
         """M = LN_C(n(Ẑ) n(Ê)ᵀ): patches (B, h*w, d), classes (B, C, d) -> (B, C, h, w)."""
-        patches = F.normalize(patches, dim=-1)
-        classes = F.normalize(classes, dim=-1)
-        masks = torch.einsum('bnd,bcd->bnc', patches, classes)  # (B, h*w, C)
-        masks = self.mask_norm(masks)
-        # (B, h*w, C) -> (B, C, h*w) -> (B, C, h, w)
-        return masks.transpose(1, 2).reshape(masks.shape[0], self.num_classes, h, w)
+        return class_masks(patches, classes, self.mask_norm, (h, w))

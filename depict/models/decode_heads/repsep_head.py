@@ -33,55 +33,37 @@ Auxiliary branch (training only, computed in :meth:`loss`, never in
 At inference DCA runs through the fused SDPA path (no logits materialised) and
 nothing of the auxiliary branch runs.
 """
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 from mmseg.models.decode_heads import SegmenterMaskTransformerHead
 from mmseg.models.utils import nchw_to_nlc, resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..layers.attention import MultiheadAttention
+from ..layers.class_masks import class_masks
 from ..layers.separation import SpatiallyAdaptiveSeparation
+from ..layers.transformer_decoder import DiscriminativeCrossAttentionLayer
 from ..losses.region_contrastive_loss import class_area_fractions, region_prototypes
 
-__all__ = ['DiscriminativeCrossAttentionLayer', 'RepSepHead']
+__all__ = ['DCAAuxiliary', 'DiscriminativeCrossAttentionLayer', 'RepSepHead']
 
 
-class DiscriminativeCrossAttentionLayer(nn.Module):
-    """One DCA layer: class queries attend to the patch tokens (pre-norm).
+class DCAAuxiliary(NamedTuple):
+    """What the auxiliary supervision of DCA reads (training only).
 
-    ``R ← R + MHA(LN(R), LN(Ẑ)); R ← R + FFN(LN(R))``. What makes it
-    discriminative is its training signal (the auxiliary supervision of the
-    head), not the operator, so that inference costs one plain cross-attention.
-
-    Args:
-        embed_dims: Width D of queries and tokens.
-        num_heads: Attention heads.
-        mlp_ratio: FFN hidden width in multiples of D.
+    Attributes:
+        grid_shape: (h, w) of the patch grid.
+        patches: Ẑ after SASM, (B, h*w, D): the region prototypes' source.
+        regions: R after the DCA layers and their LN, (B, C, D).
+        attn_logits: Pre-softmax logits (B, H, C, h*w) of every DCA layer; empty
+            when the attention supervision is off.
     """
-
-    def __init__(self, *, embed_dims: int, num_heads: int, mlp_ratio: int = 4) -> None:
-        super().__init__()
-        self.norm_query = nn.LayerNorm(embed_dims)
-        self.norm_memory = nn.LayerNorm(embed_dims)
-        self.attn = MultiheadAttention(embed_dims, num_heads)
-        self.norm_ffn = nn.LayerNorm(embed_dims)
-        self.ffn = nn.Sequential(nn.Linear(embed_dims, mlp_ratio * embed_dims), nn.GELU(),
-                                 nn.Linear(mlp_ratio * embed_dims, embed_dims))
-
-    def forward(self, queries: Tensor, memory: Tensor, *,
-                return_logits: bool = False) -> tuple[Tensor, Optional[Tensor]]:
-        """queries (B, C, D), memory (B, N, D) -> queries (B, C, D), and the
-        pre-softmax logits (B, H, C, N) with ``return_logits`` (else None)."""
-        result = self.attn(self.norm_query(queries), self.norm_memory(memory),
-                           return_logits=return_logits)
-        out, logits = result if return_logits else (result, None)
-        queries = queries + out
-        queries = queries + self.ffn(self.norm_ffn(queries))
-        return queries, logits
+    grid_shape: tuple[int, int]
+    patches: Tensor
+    regions: Tensor
+    attn_logits: list[Tensor]
 
 
 @MODELS.register_module()
@@ -161,7 +143,7 @@ class RepSepHead(SegmenterMaskTransformerHead):
             self.sasm.reset_parameters()
 
     def _decode(self, inputs: tuple[Tensor, ...], *,
-                with_aux: bool) -> tuple[Tensor, Optional[dict]]:
+                with_aux: bool) -> tuple[Tensor, Optional[DCAAuxiliary]]:
         """Masks (B, C, h, w) and, with ``with_aux`` and DCA on, the tensors
         the auxiliary supervision needs."""
         x = self._transform_inputs(inputs)  # (B, c_in, h, w)
@@ -188,18 +170,13 @@ class RepSepHead(SegmenterMaskTransformerHead):
             classes = self.dca_norm(classes)
 
         # Segmenter's masks: M = LN_C( n(Ẑ P_p) · n(R P_c)ᵀ )
-        patch_feats = F.normalize(self.patch_proj(patches), dim=2, p=2)  # (B, h*w, D)
-        class_feats = F.normalize(self.classes_proj(classes), dim=2, p=2)  # (B, C, D)
-        masks = torch.einsum('bnd,bcd->bnc', patch_feats, class_feats)
-        masks = self.mask_norm(masks)  # LN over the class axis
-        # (B, h*w, C) -> (B, C, h*w) -> (B, C, h, w)
-        masks = masks.permute(0, 2, 1).reshape(batch, num_classes, h, w)
+        masks = class_masks(self.patch_proj(patches), self.classes_proj(classes),
+                            self.mask_norm, (h, w))
 
         if not (with_aux and self.with_dca):
             return masks, None
-        aux = dict(grid_shape=(h, w), patches=patches, regions=classes,
-                   attn_logits=attn_logits if need_logits else [])
-        return masks, aux
+        return masks, DCAAuxiliary(grid_shape=(h, w), patches=patches, regions=classes,
+                                   attn_logits=attn_logits if need_logits else [])
 
     def forward(self, inputs: tuple[Tensor, ...]) -> Tensor:
         """Inference graph: masks (B, C, h, w); no auxiliary computation."""
@@ -215,18 +192,18 @@ class RepSepHead(SegmenterMaskTransformerHead):
             losses.update(self.aux_loss_by_feat(aux, batch_data_samples))
         return losses
 
-    def aux_loss_by_feat(self, aux: dict, batch_data_samples: SampleList) -> dict:
+    def aux_loss_by_feat(self, aux: DCAAuxiliary, batch_data_samples: SampleList) -> dict:
         """The auxiliary supervision of DCA (training only)."""
         return self.aux_losses(aux, self._stack_batch_gt(batch_data_samples))
 
-    def aux_losses(self, aux: dict, labels: Tensor) -> dict:
+    def aux_losses(self, aux: DCAAuxiliary, labels: Tensor) -> dict:
         """Auxiliary losses from :meth:`_decode`'s ``aux`` and label maps
         (B, 1, H, W); computed in fp32 under AMP."""
-        grid_h, grid_w = aux['grid_shape']
+        grid_h, grid_w = aux.grid_shape
         losses = {}
         if self.loss_dca_attn is not None:
             total = 0.0
-            for logits in aux['attn_logits']:
+            for logits in aux.attn_logits:
                 batch, _, num_classes, _ = logits.shape
                 # Head mean, (B, H, C, h*w) -> (B, C, h*w) -> (B, C, h, w)
                 maps = logits.float().mean(1).reshape(batch, num_classes, grid_h, grid_w)
@@ -234,12 +211,12 @@ class RepSepHead(SegmenterMaskTransformerHead):
                               align_corners=self.align_corners)
                 total = total + self.loss_dca_attn(maps, labels.squeeze(1),
                                                    ignore_index=self.ignore_index)
-            losses[self.loss_dca_attn.loss_name] = total / len(aux['attn_logits'])
+            losses[self.loss_dca_attn.loss_name] = total / len(aux.attn_logits)
         if self.loss_dca_region is not None:
             fractions = class_area_fractions(labels, num_classes=self.num_classes,
                                              grid_shape=(grid_h, grid_w),
                                              ignore_index=self.ignore_index)
-            prototypes, present = region_prototypes(aux['patches'].float(), fractions)
+            prototypes, present = region_prototypes(aux.patches.float(), fractions)
             losses[self.loss_dca_region.loss_name] = self.loss_dca_region(
-                self.region_proj(aux['regions'].float()), self.region_proj(prototypes), present)
+                self.region_proj(aux.regions.float()), self.region_proj(prototypes), present)
         return losses

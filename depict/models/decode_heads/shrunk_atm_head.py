@@ -21,69 +21,14 @@ early features have, so any input or slide window works.
 """
 from typing import Optional, Sequence, Union
 
-import torch
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor, nn
 
-from ..layers import PostNormDecoderLayer
-from .atm_head import ATMDecoder, ATMOutputs, BaseATMHead, Lateral
+from ..layers import ATMDecoder, ATMOutputs, Lateral, QueryUpsampler
+from .atm_head import BaseATMHead
 
 __all__ = ['QueryUpsampler', 'ShrunkATMHead']
-
-
-class QueryUpsampler(nn.Module):
-    """Query-based upsampling: a learnable query grid decoded over feature maps.
-
-    Args:
-        embed_dims: Width of queries and features.
-        num_stages: Feature maps the grid visits, in order (early, late).
-        num_layers: Decoder layers per stage.
-        num_heads: Attention heads.
-        ffn_channels: Hidden width of the FFNs.
-        grid_size: (h, w) of the stored query grid (training crop / 16).
-        dropout: Residual / FFN dropout.
-        attn_drop: Attention-weight dropout.
-        interpolate_mode: How the grid is resized to other inputs' 1/16 grid.
-    """
-
-    def __init__(self, *, embed_dims: int, num_stages: int, num_layers: int, num_heads: int,
-                 ffn_channels: int, grid_size: tuple[int, int], dropout: float = 0.1,
-                 attn_drop: float = 0.1, interpolate_mode: str = 'bicubic') -> None:
-        super().__init__()
-        if len(grid_size) != 2 or min(grid_size) < 1:
-            raise ValueError(f'grid_size must be (h, w) of the 1/16 training grid, '
-                             f'got {grid_size}')
-        self.interpolate_mode = interpolate_mode
-        # N(0, 1) as the official nn.Embedding; stored as a map to resize it.
-        self.grid = nn.Parameter(torch.randn(1, embed_dims, *grid_size))
-        self.stages = nn.ModuleList(
-            nn.ModuleList(
-                PostNormDecoderLayer(embed_dims, num_heads, ffn_channels=ffn_channels,
-                                     dropout=dropout, attn_drop=attn_drop)
-                for _ in range(num_layers)) for _ in range(num_stages))
-
-    def forward(self, features: Sequence[Tensor], out_size: tuple[int, int]) -> Tensor:
-        """Decodes the grid, resized to ``out_size``, over ``features`` (B, C, h_s, w_s).
-
-        Returns:
-            The decoded grid as a map (B, C, *out_size).
-        """
-        if len(features) != len(self.stages):
-            raise ValueError(f'QueryUpsampler has {len(self.stages)} stages but got '
-                             f'{len(features)} feature maps')
-        batch = features[0].shape[0]
-        grid = self.grid
-        if tuple(grid.shape[-2:]) != tuple(out_size):
-            grid = resize(grid, size=out_size, mode=self.interpolate_mode, align_corners=False)
-        # (1, C, h, w) -> (1, h*w, C) -> (B, h*w, C)
-        query = grid.flatten(2).transpose(1, 2).expand(batch, -1, -1)
-        for layers, feature in zip(self.stages, features):
-            memory = feature.flatten(2).transpose(1, 2)  # (B, C, h_s, w_s) -> (B, h_s*w_s, C)
-            for layer in layers:
-                query, _ = layer(query, memory)
-        return query.transpose(1, 2).reshape(batch, -1, *out_size)  # (B, h*w, C) -> (B, C, h, w)
 
 
 @MODELS.register_module()

@@ -1,9 +1,14 @@
 from .attention import MultiheadAttention, attention, merge_heads, split_heads
+from .class_masks import class_masks, prediction_size
 from .coding_rate_attention import (MSCA, MSSA, MSCALayer, MSSALayer, SubspaceAttention,
                                     subspace_attention)
-from .transformer_decoder import PostNormDecoderLayer
+from .sublayer import FFN, ResidualNorm
+from .transformer_decoder import DiscriminativeCrossAttentionLayer, PostNormDecoderLayer
+from .atm_decoder import ATMDecoder, ATMOutputs, Lateral, QueryUpsampler
 
 __all__ = [
     'MultiheadAttention', 'attention', 'merge_heads', 'split_heads', 'MSSA', 'MSCA',
-    'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention', 'PostNormDecoderLayer'
+    'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention', 'PostNormDecoderLayer',
+    'class_masks', 'prediction_size', 'FFN', 'ResidualNorm',
+    'DiscriminativeCrossAttentionLayer', 'ATMDecoder', 'ATMOutputs', 'Lateral', 'QueryUpsampler'
 ]

@@ -1,4 +1,9 @@
-"""A post-norm Transformer decoder layer built on the shared attention block.
+"""Transformer decoder layers built on the shared attention, FFN and residual norm.
+
+:class:`PostNormDecoderLayer` (SegViT's ATM and QU layers) and
+:class:`DiscriminativeCrossAttentionLayer` (the pre-norm DCA layer of
+representation separation) share :class:`~depict.models.layers.FFN` and
+:class:`~depict.models.layers.ResidualNorm`.
 
 The layer of Vaswani et al. ("Attention Is All You Need", NeurIPS 2017) as
 DETR and SegViT use it (``torch.nn.TransformerDecoderLayer`` with its default
@@ -14,8 +19,9 @@ from typing import Optional
 from torch import Tensor, nn
 
 from .attention import MultiheadAttention
+from .sublayer import FFN, ResidualNorm
 
-__all__ = ['PostNormDecoderLayer']
+__all__ = ['PostNormDecoderLayer', 'DiscriminativeCrossAttentionLayer']
 
 
 class PostNormDecoderLayer(nn.Module):
@@ -36,15 +42,12 @@ class PostNormDecoderLayer(nn.Module):
                  attn_drop: float = 0.1) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(embed_dims, num_heads, attn_drop=attn_drop)
-        self.norm1 = nn.LayerNorm(embed_dims)
+        self.norm1 = ResidualNorm(embed_dims, norm_first=False, dropout=dropout)
         self.cross_attn = MultiheadAttention(embed_dims, num_heads, kv_dims=kv_dims,
                                              attn_drop=attn_drop)
-        self.norm2 = nn.LayerNorm(embed_dims)
-        self.ffn = nn.Sequential(
-            nn.Linear(embed_dims, ffn_channels), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(ffn_channels, embed_dims))
-        self.norm3 = nn.LayerNorm(embed_dims)
-        self.dropout = nn.Dropout(dropout)
+        self.norm2 = ResidualNorm(embed_dims, norm_first=False, dropout=dropout)
+        self.ffn = FFN(embed_dims, ffn_channels, act_layer=nn.ReLU, dropout=dropout)
+        self.norm3 = ResidualNorm(embed_dims, norm_first=False, dropout=dropout)
 
     def forward(self, query: Tensor, memory: Tensor, *,
                 return_logits: bool = False) -> tuple[Tensor, Optional[Tensor]]:
@@ -54,11 +57,49 @@ class PostNormDecoderLayer(nn.Module):
             The updated queries (B, Nq, C) and, with ``return_logits``, the
             cross-attention logits ``q kᵀ / √d_head`` (B, H, Nq, Nk), else None.
         """
-        query = self.norm1(query + self.dropout(self.self_attn(query)))
+        query = self.norm1.residual(query, self.self_attn)
+        logits = None
         if return_logits:
             attended, logits = self.cross_attn(query, memory, return_logits=True)
+            query = self.norm2.residual(query, lambda _: attended)
         else:
-            attended, logits = self.cross_attn(query, memory), None
-        query = self.norm2(query + self.dropout(attended))
-        query = self.norm3(query + self.dropout(self.ffn(query)))
+            query = self.norm2.residual(query, lambda q: self.cross_attn(q, memory))
+        query = self.norm3.residual(query, self.ffn)
         return query, logits
+
+
+class DiscriminativeCrossAttentionLayer(nn.Module):
+    """One DCA layer: class queries attend to the patch tokens (pre-norm).
+
+    ``R ← R + MHA(LN(R), LN(Ẑ)); R ← R + FFN(LN(R))``. What makes it
+    discriminative is its training signal (the auxiliary supervision of the
+    head), not the operator, so that inference costs one plain cross-attention.
+
+    Args:
+        embed_dims: Width D of queries and tokens.
+        num_heads: Attention heads.
+        mlp_ratio: FFN hidden width in multiples of D.
+    """
+
+    def __init__(self, *, embed_dims: int, num_heads: int, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        self.norm_query = ResidualNorm(embed_dims, norm_first=True)
+        self.norm_memory = nn.LayerNorm(embed_dims)
+        self.attn = MultiheadAttention(embed_dims, num_heads)
+        self.norm_ffn = ResidualNorm(embed_dims, norm_first=True)
+        self.ffn = FFN(embed_dims, mlp_ratio * embed_dims, act_layer=nn.GELU)
+
+    def forward(self, queries: Tensor, memory: Tensor, *,
+                return_logits: bool = False) -> tuple[Tensor, Optional[Tensor]]:
+        """queries (B, C, D), memory (B, N, D) -> queries (B, C, D), and the
+        pre-softmax logits (B, H, C, N) with ``return_logits`` (else None)."""
+        memory = self.norm_memory(memory)
+        logits = None
+        if return_logits:
+            attended, logits = self.attn(self.norm_query(queries), memory, return_logits=True)
+            queries = queries + attended
+        else:
+            queries = self.norm_query.residual(
+                queries, lambda q: self.attn(q, memory, return_logits=False))
+        queries = self.norm_ffn.residual(queries, self.ffn)
+        return queries, logits

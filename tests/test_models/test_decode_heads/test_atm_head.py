@@ -226,3 +226,12 @@ def test_blocked_prediction_equals_the_direct_rule(sizes, align_corners):
     blocked = upsampled_class_scores(cls_logits, mask_logits, size=size,
                                      align_corners=align_corners, block_elements=1000)
     torch.testing.assert_close(blocked, direct, atol=1e-6, rtol=1e-5)
+
+
+def test_outputs_are_named():
+    from depict.models.decode_heads.atm_head import ATMOutputs
+    head = ATMHead(in_channels=16, channels=16, num_classes=3, num_heads=2, in_index=(0, 1, 2))
+    head.train()
+    out = head([torch.randn(1, 16, 2, 3) for _ in range(3)])
+    assert isinstance(out, ATMOutputs) and len(out.cls_logits) == len(out.mask_logits) == 3
+    assert out.cls_logits[-1].shape == (1, 3, 4) and out.mask_logits[-1].shape == (1, 3, 2, 3)

@@ -131,3 +131,16 @@ def test_bad_arguments_are_reported():
         build_head(dca_num_layers=0)
     with pytest.raises(ValueError, match='input_transform'):
         build_head(in_channels=[32, 32], in_index=[0, 1], input_transform='resize_concat')
+
+
+def test_auxiliary_outputs_are_named():
+    from depict.models.decode_heads.repsep_head import DCAAuxiliary
+    head = build_head().train()
+    masks, aux = head._decode(feats(3, 5), with_aux=True)
+    assert isinstance(aux, DCAAuxiliary) and aux.grid_shape == (3, 5)
+    width = head.cls_emb.shape[-1]
+    assert aux.patches.shape == (2, 15, width)
+    assert aux.regions.shape == (2, head.num_classes, width)
+    assert len(aux.attn_logits) == len(head.dca_layers)
+    assert masks.shape == (2, head.num_classes, 3, 5)
+    assert head._decode(feats(3, 5), with_aux=False)[1] is None

@@ -30,8 +30,8 @@ def test_matches_torch_post_norm_decoder_layer():
                 proj.bias.copy_(b)
             attn.out_proj.weight.copy_(theirs.out_proj.weight)
             attn.out_proj.bias.copy_(theirs.out_proj.bias)
-        ours.ffn[0].load_state_dict(ref.linear1.state_dict())
-        ours.ffn[3].load_state_dict(ref.linear2.state_dict())
+        ours.ffn.fc1.load_state_dict(ref.linear1.state_dict())
+        ours.ffn.fc2.load_state_dict(ref.linear2.state_dict())
         for mine, theirs in ((ours.norm1, ref.norm1), (ours.norm2, ref.norm2),
                              (ours.norm3, ref.norm3)):
             mine.load_state_dict(theirs.state_dict())
