@@ -58,7 +58,8 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    from depict.utils.config import load_config  # no yapf on every dump
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         from depict.engine import check_cfg_options  # rejects mistyped top-level keys

@@ -1,7 +1,7 @@
 # DEPICT-CA, ViT-L/16 on Cityscapes at 768x768 (Wen & Li, NeurIPS 2024).
 # Published number: none transcribed for this setting (the spec notes only the ViT-L
 # DEPICT-SA results); compare with the same-backbone Segmenter config.
-# Protocol: ss = full 1024x2048 image, slide window 768 / stride 512; ms = ratios
+# Protocol: ss = full 1024x2048 image, slide window 768 / stride 736 (official: window - 32); ms = ratios
 # 0.5-1.75 + flip, Segmenter/DEPICT definition (docs/protocols.md).
 # Recipe: Segmenter's: SGD lr 1e-2 (Cityscapes), momentum 0.9, wd 0 (class embeddings excluded from
 # decay anyway), poly 0.9, batch 8 (8 GPUs x 1), 80k iterations, drop-path 0.1,
@@ -13,6 +13,6 @@ _base_ = [
     '../_base_/datasets/cityscapes_768x768.py', '../_base_/schedules/segmenter_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+model = _base_.protocols.model_segmenter  # + official Segmenter/DEPICT conventions
 train_dataloader = dict(batch_size=1)
 optim_wrapper = dict(optimizer=dict(lr=0.01))

@@ -1,7 +1,7 @@
 # DEPICT-CA, ViT-L/16 on PASCAL Context (60 classes) at 480x480 (Wen & Li, NeurIPS 2024).
 # Published number: none transcribed for this setting (the spec notes only the ViT-L
 # DEPICT-SA results); compare with the same-backbone Segmenter config.
-# Protocol: ss = short side 480 (resize 520), slide window 480 / stride 320; ms = ratios
+# Protocol: ss = short side 480 (resize 520), slide window 480 / stride 448 (official: window - 32); ms = ratios
 # 0.5-1.75 + flip, Segmenter/DEPICT definition (docs/protocols.md).
 # Recipe: Segmenter's: SGD lr 1e-3, momentum 0.9, wd 0 (class embeddings excluded from
 # decay anyway), poly 0.9, batch 16 (8 GPUs x 2), 80k iterations, drop-path 0.1,
@@ -13,5 +13,5 @@ _base_ = [
     '../_base_/datasets/pascal_context.py', '../_base_/schedules/segmenter_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+model = _base_.protocols.model_segmenter  # + official Segmenter/DEPICT conventions
 train_dataloader = dict(batch_size=2)

@@ -9,5 +9,5 @@ _base_ = [
     '../_base_/datasets/ade20k_640x640.py', '../_base_/schedules/segmenter_160k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+model = _base_.protocols.model_segmenter  # + official Segmenter/DEPICT conventions
 train_dataloader = dict(batch_size=1)

@@ -10,6 +10,9 @@
 #   model                                             what the dataset sets in
 #                                                     the model (leaf configs:
 #                                                     `model = _base_.protocols.model`)
+#   model_segmenter                                   the same with the official
+#                                                     Segmenter / DEPICT conventions
+#                                                     (their paper configs)
 #   test_paper, test_mmseg, tta_paper, tta_mmseg,    the evaluation protocols
 #   tta_mmseg0x (, train_mmseg)                       of docs/protocols.md, to
 #                                                     select another one
@@ -87,6 +90,17 @@ def _setting(*, dataset, data_root, num_classes, crop, stride, test_scale, train
         slide_test_cfg=slide,
         model=dict(data_preprocessor=dict(size=crop), backbone=dict(img_size=crop),
                    decode_head=dict(num_classes=num_classes), test_cfg=slide),
+        # The official Segmenter / DEPICT code's conventions on top (docs/protocols.md,
+        # "Parity with the official code" #1-3, #12-13), for the configs that
+        # reproduce those papers: encoder LayerNorm eps 1e-5, bilinear resizing of
+        # the position embeddings, windows every (window - 32) pixels, and logits
+        # upsampled to the patch-padded size, then cropped.
+        model_segmenter=dict(
+            data_preprocessor=dict(size=crop),
+            backbone=dict(img_size=crop, interpolate_mode='bilinear',
+                          norm_cfg=dict(type='LN', eps=1e-5, requires_grad=True)),
+            decode_head=dict(num_classes=num_classes),
+            test_cfg=dict(slide, stride=(crop[0] - 32, crop[1] - 32), pad_to_patch=16)),
         test_mmseg=[dict(type='LoadImageFromFile'),
                     dict(type='Resize', scale=mmseg, keep_ratio=True), load,
                     dict(type='PackSegInputs')],
