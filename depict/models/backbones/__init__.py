@@ -1,4 +1,5 @@
 from .shrunk_vit import ShrunkVisionTransformer
+from .timm_vit import TimmViT
 from .two_pathway_vit import TwoPathwayVisionTransformer
 
-__all__ = ['ShrunkVisionTransformer', 'TwoPathwayVisionTransformer']
+__all__ = ['ShrunkVisionTransformer', 'TimmViT', 'TwoPathwayVisionTransformer']
