@@ -1,0 +1,90 @@
+# COCO-Stuff-164K (COCO 2017 images + stuffthingmaps_trainval2017.zip): 171
+# classes, 118287 train / 5000 val images. Preparation:
+# python tools/dataset_converters/coco_stuff.py 164k data/coco_stuff164k (writes
+# 0..170, 255 = unlabeled: no zero-label reduction); check:
+# tools/misc/check_dataset.py. As mmseg's COCO-Stuff-164K base: 512x512 crops,
+# short side 512 (x [0.5, 2] for training). The test windows are our choice
+# (SegViT's 10K ones; no paper of this project reports 164K).
+dataset_type = 'COCOStuffDataset'
+data_root = 'data/coco_stuff164k'
+crop_size = (512, 512)
+# Single-scale test size (w, h): short side 512, long side at most 2048 (mmseg).
+test_scale = (2048, 512)
+# Sliding-window inference: SegViT's COCO-Stuff-10K window and stride (512 / 341).
+slide_test_cfg = dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+
+# ---- Evaluation protocols (docs/protocols.md) ---------------------------------
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+window = slide_test_cfg['crop_size']
+flip_aug = [
+    dict(type='RandomFlip', prob=0., direction='horizontal'),
+    dict(type='RandomFlip', prob=1., direction='horizontal')
+]
+# Single scale, mmseg: the image resized to the test size.
+test_pipeline_mmseg = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='PackSegInputs')
+]
+# Single scale, papers (SegViT's `min_size=512`, Segmenter / DEPICT): the same,
+# then a view smaller than the window upsampled to cover it.
+test_pipeline_paper = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='UpscaleToWindow', window_size=window),
+    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='PackSegInputs')
+]
+# Multi-scale, mmseg 0.x / SegViT: ratios of the test size, views at least the window.
+tta_pipeline_paper = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', keep_ratio=True,
+                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
+                for r in img_ratios
+            ],
+            [dict(type='UpscaleToWindow', window_size=window)],
+            flip_aug,
+            [dict(type='LoadAnnotations', reduce_zero_label=False)],
+            [dict(type='PackSegInputs')],
+        ])
+]
+test_pipeline = test_pipeline_paper
+tta_pipeline = tta_pipeline_paper
+
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='images/train2017', seg_map_path='annotations/train2017'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
