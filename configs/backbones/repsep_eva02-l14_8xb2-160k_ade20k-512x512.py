@@ -1,12 +1,15 @@
-# repsep on DINOv2-L/14 with 4 registers (LVD-142M),
+# repsep on EVA-02-L/14 (MIM on Merged-38M, fine-tuned IN-22k -> IN-1k),
 # ADE20K 512x512: OUR configuration, not a paper's (no published number).
 # One-line backbone swap of repsep_vit-b16_8xb2-160k_ade20k-512x512.py:
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md. TimmViT has no local
 # pathway: this is representation separation's head (SASM + DCA) only.
-_base_ = ['./repsep_vit-b16_8xb2-160k_ade20k-512x512.py', '../_base_/models/timm_vit-l14.py']
+_base_ = [
+    '../repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
+    '../_base_/models/timm_vit-l14.py'
+]
 model = dict(
     pretrained=None,
-    data_preprocessor={{_base_.dinov2_data_preprocessor}},
-    backbone={{_base_.dinov2_l14}},
+    data_preprocessor={{_base_.eva02_data_preprocessor}},
+    backbone={{_base_.eva02_l14}},
     decode_head=dict(in_channels=1024, channels=1024, embed_dims=1024, num_heads=16))

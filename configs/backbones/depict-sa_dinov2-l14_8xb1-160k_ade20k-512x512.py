@@ -3,7 +3,10 @@
 # One-line backbone swap of depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py:
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md.
-_base_ = ['./depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py', '../_base_/models/timm_vit-l14.py']
+_base_ = [
+    '../depict/depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py',
+    '../_base_/models/timm_vit-l14.py'
+]
 model = dict(
     pretrained=None,
     data_preprocessor={{_base_.dinov2_data_preprocessor}},

@@ -2,7 +2,7 @@
 # 512x512: OUR configuration, not a paper's (SegViT v2 reports BEiT-v2 results,
 # not this). One-line backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py:
 # ATM reads layers 6, 8, 12 without a final norm. Weights: docs/backbones.md.
-_base_ = ['./segvit_vit-b16_8xb2-160k_ade20k-512x512.py', '../_base_/models/beit.py']
+_base_ = ['../segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py', '../_base_/models/beit.py']
 model = dict(
     pretrained='data/pretrain/beit_base_patch16_224_pt22k_ft22k_mmseg.pth',
     data_preprocessor={{_base_.beit_data_preprocessor}},

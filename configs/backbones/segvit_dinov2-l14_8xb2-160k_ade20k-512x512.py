@@ -1,8 +1,12 @@
-# SegViT ATM on DINOv2-L/14 with 4 registers (LVD-142M), ADE20K 512x512: OUR configuration, not a paper's
-# (no published number). One-line backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py:
+# SegViT ATM on DINOv2-L/14 with 4 registers (LVD-142M),
+# ADE20K 512x512: OUR configuration, not a paper's (no published number).
+# One-line backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py:
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md.
-_base_ = ['./segvit_vit-b16_8xb2-160k_ade20k-512x512.py', '../_base_/models/timm_vit-l14.py']
+_base_ = [
+    '../segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
+    '../_base_/models/timm_vit-l14.py'
+]
 model = dict(
     pretrained=None,
     data_preprocessor={{_base_.dinov2_data_preprocessor}},

@@ -6,7 +6,10 @@
 # classes, the crop (480, this project's PASCAL Context crop), the schedule
 # (80k, AdamW 1e-4 with layer-wise decay 0.95 as BEiT-L's segmentation recipe),
 # batch 16, drop-path 0.3, and everything in docs/repsep.md. Not a reproduction.
-_base_ = ['./repsep_vit-l16_8xb2-80k_pascal-context-480x480.py', '../_base_/models/beit.py']
+_base_ = [
+    '../repsep/repsep_vit-l16_8xb2-80k_pascal-context-480x480.py',
+    '../_base_/models/beit.py'
+]
 model = dict(
     pretrained='data/pretrain/beit_large_patch16_224_pt22k_ft22k_mmseg.pth',
     data_preprocessor={{_base_.beit_data_preprocessor}},
