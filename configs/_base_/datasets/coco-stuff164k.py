@@ -45,7 +45,36 @@ test_pipeline_paper = [
     dict(type='LoadAnnotations', reduce_zero_label=False),
     dict(type='PackSegInputs')
 ]
-# Multi-scale, mmseg 0.x / SegViT: ratios of the test size, views at least the window.
+# Multi-scale, mmseg 1.x: ratios of the ORIGINAL image.
+tta_pipeline_mmseg = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+            flip_aug,
+            [dict(type='LoadAnnotations', reduce_zero_label=False)],
+            [dict(type='PackSegInputs')],
+        ])
+]
+# Multi-scale, mmseg 0.x: ratios of the single-scale test size.
+tta_pipeline_mmseg0x = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', keep_ratio=True,
+                     scale=(int(test_scale[0] * r), int(test_scale[1] * r)))
+                for r in img_ratios
+            ],
+            flip_aug,
+            [dict(type='LoadAnnotations', reduce_zero_label=False)],
+            [dict(type='PackSegInputs')],
+        ])
+]
+# Multi-scale, papers (SegViT's min_size=512 views, Segmenter / DEPICT): ratios of
+# the test size, views smaller than the window upsampled to it.
 tta_pipeline_paper = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(
