@@ -1,9 +1,11 @@
 from .shrunk_vit import ShrunkVisionTransformer
 from .timm_vit import TimmViT
 from .two_pathway_beit import TwoPathwayBEiT, TwoPathwayMAE
+from .two_pathway_pyramid import TwoPathwayMixVisionTransformer, TwoPathwaySwinTransformer
 from .two_pathway_vit import TwoPathwayVisionTransformer
 
 __all__ = [
     'ShrunkVisionTransformer', 'TimmViT', 'TwoPathwayBEiT', 'TwoPathwayMAE',
+    'TwoPathwayMixVisionTransformer', 'TwoPathwaySwinTransformer',
     'TwoPathwayVisionTransformer'
 ]
