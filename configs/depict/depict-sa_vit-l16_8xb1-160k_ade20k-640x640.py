@@ -8,18 +8,9 @@
 # Decoder: L = 3 MSSA layers, K = 3, p = 100, the official code's values (it hard-codes p for
 # every dataset and backbone; docs/depict.md explains the choice). All are config arguments.
 _base_ = [
-    '../_base_/models/depict-sa_vit-l16.py', '../_base_/datasets/ade20k_640x640.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_160k.py'
+    '../_base_/models/depict-sa_vit-l16.py',
+    '../_base_/datasets/ade20k_640x640.py', '../_base_/schedules/segmenter_160k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (640, 640)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(img_size=crop_size, embed_dims=1024, num_layers=24, num_heads=16),
-    decode_head=dict(in_channels=1024, num_classes=150),
-    test_cfg={{_base_.slide_test_cfg}})
-optim_wrapper = dict(
-    optimizer=dict(lr=0.001, weight_decay=0.0),
-    paramwise_cfg={{_base_.depict_paramwise_cfg}})
+model = _base_.protocols.model
 train_dataloader = dict(batch_size=1)
-val_dataloader = dict(batch_size=1)

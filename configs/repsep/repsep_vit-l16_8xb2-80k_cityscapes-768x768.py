@@ -5,17 +5,8 @@
 # decay 0.9, wd 0.05, 1500-iter warm-up, poly 1.0, batch 16 (8 GPUs x 2),
 # drop-path 0.4, AugReg ViT (IN-21k -> IN-1k, 384), mean = std = 127.5.
 _base_ = [
-    '../_base_/models/repsep_vit-b16.py', '../_base_/datasets/cityscapes_768x768.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_adamw-lld_80k.py'
+    '../_base_/models/repsep_vit-l16.py',
+    '../_base_/datasets/cityscapes_768x768.py', '../_base_/schedules/schedule_adamw-lld_80k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (768, 768)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(
-        img_size=crop_size, embed_dims=1024, num_layers=24, num_heads=16, drop_path_rate=0.4),
-    decode_head=dict(
-        in_channels=1024, channels=1024, embed_dims=1024, num_heads=16, num_classes=19),
-    test_cfg={{_base_.slide_test_cfg}})
-train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
+model = _base_.protocols.model

@@ -5,16 +5,9 @@
 # Recipe: SGD lr 1e-3, momentum 0.9, wd 0, poly 0.9, batch 8 (8 GPUs x 1), 160k
 # iterations, drop-path 0.1, mean = std = 127.5, AugReg ViT (IN-21k -> IN-1k, 384).
 _base_ = [
-    '../_base_/models/segmenter_vit-b16_mask.py', '../_base_/datasets/ade20k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_160k.py'
+    '../_base_/models/segmenter-mask_vit-t16.py',
+    '../_base_/datasets/ade20k.py', '../_base_/schedules/segmenter_160k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (512, 512)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    pretrained='data/pretrain/vit_tiny_patch16_384.augreg_in21k_ft_in1k.pth',
-    backbone=dict(img_size=crop_size, embed_dims=192, num_layers=12, num_heads=3),
-    decode_head=dict(in_channels=192, channels=192, embed_dims=192, num_heads=3),
-    test_cfg={{_base_.slide_test_cfg}})
-optim_wrapper = dict(optimizer=dict(lr=0.001, weight_decay=0.0))
+model = _base_.protocols.model
 train_dataloader = dict(batch_size=1)
-val_dataloader = dict(batch_size=1)

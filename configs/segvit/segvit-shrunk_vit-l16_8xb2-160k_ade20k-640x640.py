@@ -10,29 +10,13 @@
 # warm-up then poly 1.0, grad clip 35, 160k iterations, batch 16 (8 GPUs x 2),
 # drop-path 0.3, AugReg ViT-L (IN-21k -> IN-1k, 384), mean = std = 127.5.
 _base_ = [
-    '../_base_/models/segvit-shrunk_vit-l16_atm.py', '../_base_/datasets/ade20k_640x640.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_160k.py'
+    '../_base_/models/segvit-shrunk_vit-l16.py',
+    '../_base_/datasets/ade20k_640x640.py', '../_base_/schedules/segvit_160k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (640, 640)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(img_size=crop_size),
-    decode_head=dict(query_grid=(40, 40)),  # crop_size / 16
-    test_cfg={{_base_.slide_test_cfg}})
-# custom_keys take precedence over norm_decay_mult: head norms keep decay (as the
-# official config did), backbone norms have none.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-5, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}, norm_decay_mult=0.0),
-    clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000)
-]
+model = _base_.protocols.model
 train_dataloader = dict(batch_size=2)
-# The paper's protocol (mmseg 0.x): ss at the test size, ms at ratios of it.
-tta_pipeline = {{_base_.tta_pipeline_mmseg0x}}
-val_dataloader = dict(batch_size=1, dataset=dict(pipeline={{_base_.test_pipeline_mmseg}}))
+# SegViT's protocol: mmseg's single-scale view, mmseg 0.x multi-scale views.
+val_dataloader = dict(dataset=dict(pipeline=_base_.protocols.test_mmseg))
 test_dataloader = val_dataloader
+tta_pipeline = _base_.protocols.tta_mmseg0x

@@ -42,8 +42,53 @@ def _pipelines(cfg: Config):
     yield from cfg.get('tta_pipeline', [])
 
 
+# The paper and toy configs the docs and tests refer to, by name (39).
+EXPECTED = [
+    'depict/depict-ca_vit-b16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-ca_vit-l16_8xb1-160k_ade20k-640x640.py',
+    'depict/depict-ca_vit-l16_8xb1-80k_cityscapes-768x768.py',
+    'depict/depict-ca_vit-l16_8xb2-80k_pascal-context-480x480.py',
+    'depict/depict-ca_vit-l16_8xb2-80k_pascal-context-59-480x480.py',
+    'depict/depict-ca_vit-s16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-ca_vit-t16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-ca_vit-toy_1xb8-2k_toy-64x64.py',
+    'depict/depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-sa_vit-l16_8xb1-160k_ade20k-640x640.py',
+    'depict/depict-sa_vit-l16_8xb1-80k_cityscapes-768x768.py',
+    'depict/depict-sa_vit-l16_8xb2-80k_pascal-context-480x480.py',
+    'depict/depict-sa_vit-l16_8xb2-80k_pascal-context-59-480x480.py',
+    'depict/depict-sa_vit-s16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-sa_vit-t16_8xb1-160k_ade20k-512x512.py',
+    'depict/depict-sa_vit-toy_1xb8-2k_toy-64x64.py',
+    'repsep/repsep-ablation-0-baseline_vit-toy_1xb8-2k_toy-64x64.py',
+    'repsep/repsep-ablation-1-two-pathway_vit-toy_1xb8-2k_toy-64x64.py',
+    'repsep/repsep-ablation-2-sasm_vit-toy_1xb8-2k_toy-64x64.py',
+    'repsep/repsep-ablation-3-dca_vit-toy_1xb8-2k_toy-64x64.py',
+    'repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
+    'repsep/repsep_vit-l16_8xb2-160k_ade20k-640x640.py',
+    'repsep/repsep_vit-l16_8xb2-80k_cityscapes-768x768.py',
+    'repsep/repsep_vit-l16_8xb2-80k_pascal-context-480x480.py',
+    'repsep/repsep_vit-l16_8xb2-80k_pascal-context-59-480x480.py',
+    'repsep/repsep_vit-toy_1xb8-2k_toy-64x64.py',
+    'segmenter/segmenter-mask_vit-b16_8xb1-160k_ade20k-512x512.py',
+    'segmenter/segmenter-mask_vit-l16_8xb1-160k_ade20k-640x640.py',
+    'segmenter/segmenter-mask_vit-s16_8xb1-160k_ade20k-512x512.py',
+    'segmenter/segmenter-mask_vit-t16_8xb1-160k_ade20k-512x512.py',
+    'segmenter/segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py',
+    'segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py',
+    'segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py',
+    'segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
+    'segvit/segvit_vit-l16_4xb4-80k_pascal-context-480x480.py',
+    'segvit/segvit_vit-l16_4xb4-80k_pascal-context-59-480x480.py',
+    'segvit/segvit_vit-l16_8xb1-80k_cityscapes-768x768.py',
+    'segvit/segvit_vit-l16_8xb2-160k_ade20k-640x640.py',
+    'segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py',
+]
+
+
 def test_configs_exist():
-    assert len(CONFIGS) >= 5
+    assert [osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS] == EXPECTED
+    assert len(EXPECTED) == 39
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO, 'configs')))

@@ -65,7 +65,9 @@ def test_toy_configs_share_segmenters_bases_except_the_model():
     for path in ABLATIONS + [TOY]:
         ours = bases(path)
         assert ours[1:] == reference[1:], path
-        assert ours[0] == '../_base_/models/repsep_vit-b16.py'
+        # The model part: the Segmenter toy model for the baseline, else repsep's.
+        expected = 'segmenter-mask' if 'ablation-0' in path else 'repsep'
+        assert ours[0] == f'../_base_/models/{expected}_vit-toy.py'
         cfg, seg = Config.fromfile(path), Config.fromfile(TOY_CONFIG)
         for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler',
                     'train_cfg', 'randomness'):

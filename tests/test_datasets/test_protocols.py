@@ -1,10 +1,10 @@
 """The three multi-scale test definitions in the dataset base configs produce
 the view sizes their definitions say (docs/protocols.md):
 
-* mmseg 1.x (`tta_pipeline_mmseg`): ratios of the ORIGINAL image;
-* mmseg 0.x / SegViT (`tta_pipeline_mmseg0x`): ratios of the single-scale test
+* mmseg 1.x (`protocols.tta_mmseg`): ratios of the ORIGINAL image;
+* mmseg 0.x / SegViT (`protocols.tta_mmseg0x`): ratios of the single-scale test
   size (a (long-side cap, short side) pair);
-* Segmenter / DEPICT (`tta_pipeline_paper`, the default `tta_pipeline`): as 0.x,
+* Segmenter / DEPICT (`protocols.tta_paper`, the default `tta_pipeline`): as 0.x,
   then views smaller than the sliding window upsampled to cover it.
 
 Each check uses a generated image and label map run through the config's own
@@ -55,8 +55,8 @@ def expected_paper(height, width, ratio, *, test_scale, window, **_):
     return int(view_h * window / view_w), window
 
 
-DEFINITIONS = dict(tta_pipeline_mmseg=expected_mmseg, tta_pipeline_mmseg0x=expected_mmseg0x,
-                   tta_pipeline_paper=expected_paper)
+DEFINITIONS = dict(tta_mmseg=expected_mmseg, tta_mmseg0x=expected_mmseg0x,
+                   tta_paper=expected_paper)
 
 # (base config, papers' test scale (w, h), mmseg's test scale, window, image (h, w))
 CASES = [
@@ -86,15 +86,19 @@ def _write_sample(tmp_path, height: int, width: int) -> dict:
 def _run(cfg: Config, key: str, sample: dict):
     reduce_zero_label = cfg.test_dataloader.dataset.type in ('ADE20KDataset',
                                                               'PascalContextDataset59')
-    return Compose(cfg[key])(dict(sample, reduce_zero_label=reduce_zero_label))
+    # The protocols a dataset part offers (docs/configs.md), else a top-level pipeline.
+    pipeline = cfg.protocols[key] if key in cfg.protocols else cfg[key]
+    return Compose(pipeline)(dict(sample, reduce_zero_label=reduce_zero_label))
 
 
 @pytest.mark.parametrize('base, test_scale, mmseg_scale, window, size', CASES)
 def test_view_sizes_follow_each_definition(tmp_path, base, test_scale, mmseg_scale, window,
                                            size):
     cfg = Config.fromfile(osp.join(BASES, base))
-    assert tuple(cfg.test_scale) == test_scale and tuple(cfg.window) == (window, window)
-    assert tuple(cfg.slide_test_cfg.crop_size) == (window, window)
+    resize, upscale = cfg.protocols.test_paper[1:3]
+    assert tuple(resize.scale) == test_scale and tuple(upscale.window_size) == (window, window)
+    assert tuple(cfg.protocols.slide_test_cfg.crop_size) == (window, window)
+    assert tuple(cfg.protocols.crop_size) == (window, window)
     sample = _write_sample(tmp_path, *size)
     for key, definition in DEFINITIONS.items():
         out = _run(cfg, key, sample)
@@ -110,7 +114,8 @@ def test_view_sizes_follow_each_definition(tmp_path, base, test_scale, mmseg_sca
             assert tuple(data_sample.gt_sem_seg.shape) == size
             assert tuple(data_sample.ori_shape) == size
     # The default multi-scale protocol is the papers'.
-    assert cfg.tta_pipeline == cfg.tta_pipeline_paper
+    assert cfg.tta_pipeline == cfg.protocols.tta_paper
+    assert cfg.val_dataloader.dataset.pipeline == cfg.protocols.test_paper
 
 
 def test_spelled_out_sizes(tmp_path):
@@ -119,38 +124,39 @@ def test_spelled_out_sizes(tmp_path):
     sample = _write_sample(tmp_path, 300, 400)
     half = {key: tuple(_run(cfg, key, sample)['data_samples'][0].img_shape)
             for key in DEFINITIONS}
-    assert half == dict(tta_pipeline_mmseg=(150, 200),  # half the original
-                        tta_pipeline_mmseg0x=(256, 341),  # half the 512 test size
-                        tta_pipeline_paper=(512, 682))  # ... upsampled to the window
+    assert half == dict(tta_mmseg=(150, 200),  # half the original
+                        tta_mmseg0x=(256, 341),  # half the 512 test size
+                        tta_paper=(512, 682))  # ... upsampled to the window
     # Ratio 1.0 of the test-size definitions is the single-scale view.
-    single = tuple(_run(cfg, 'test_pipeline', sample)['data_samples'].img_shape)
+    single = tuple(_run(cfg, 'test_paper', sample)['data_samples'].img_shape)
     assert single == (512, 683)
-    assert tuple(_run(cfg, 'tta_pipeline_paper', sample)['data_samples'][4].img_shape) == single
+    assert tuple(_run(cfg, 'tta_paper', sample)['data_samples'][4].img_shape) == single
     # ... but not mmseg 1.x's, which is the original image.
-    assert tuple(_run(cfg, 'tta_pipeline_mmseg', sample)['data_samples'][4].img_shape) == (300, 400)
+    assert tuple(_run(cfg, 'tta_mmseg', sample)['data_samples'][4].img_shape) == (300, 400)
 
 
 def test_pascal_context_scales(tmp_path):
     """Papers: short side 520; mmseg: long side 520 (docs/protocols.md)."""
     cfg = Config.fromfile(osp.join(BASES, 'pascal_context.py'))
     sample = _write_sample(tmp_path, 375, 500)
-    assert tuple(_run(cfg, 'test_pipeline', sample)['data_samples'].img_shape) == (520, 693)
-    assert tuple(_run(cfg, 'test_pipeline_mmseg', sample)['data_samples'].img_shape) == (390, 520)
-    for key, short_side in (('train_pipeline', 520), ('train_pipeline_mmseg', 390)):
-        resize = [t for t in cfg[key] if t.type == 'RandomResize'][0]
+    assert tuple(_run(cfg, 'test_paper', sample)['data_samples'].img_shape) == (520, 693)
+    assert tuple(_run(cfg, 'test_mmseg', sample)['data_samples'].img_shape) == (390, 520)
+    trains = dict(paper=cfg.train_dataloader.dataset.pipeline, mmseg=cfg.protocols.train_mmseg)
+    for key, short_side in (('paper', 520), ('mmseg', 390)):
+        resize = [t for t in trains[key] if t.type == 'RandomResize'][0]
         height, width = _fit(375, 500, max(resize.scale), min(resize.scale))
         assert min(height, width) == short_side, key
 
 
 def test_configs_select_a_protocol_by_variable(tmp_path):
-    """A child config picks a protocol with {{_base_.<name>}}."""
+    """A child config picks a protocol with {{_base_.protocols.<name>}}."""
     child = tmp_path / 'child.py'
     child.write_text(
         f"_base_ = ['{osp.join(BASES, 'ade20k_640x640.py')}']\n"
-        "tta_pipeline = {{_base_.tta_pipeline_mmseg0x}}\n"
-        "test_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_mmseg}}))\n")
+        "tta_pipeline = {{_base_.protocols.tta_mmseg0x}}\n"
+        "test_dataloader = dict(dataset=dict(pipeline={{_base_.protocols.test_mmseg}}))\n")
     cfg = Config.fromfile(str(child))
-    assert cfg.tta_pipeline == cfg.tta_pipeline_mmseg0x
-    assert cfg.test_dataloader.dataset.pipeline == cfg.test_pipeline_mmseg
+    assert cfg.tta_pipeline == cfg.protocols.tta_mmseg0x
+    assert cfg.test_dataloader.dataset.pipeline == cfg.protocols.test_mmseg
     # val keeps the default (papers') single-scale pipeline.
-    assert cfg.val_dataloader.dataset.pipeline == cfg.test_pipeline_paper
+    assert cfg.val_dataloader.dataset.pipeline == cfg.protocols.test_paper

@@ -28,7 +28,7 @@ BASES = osp.join(REPO, 'configs', '_base_')
 
 CONFIG = '''
 _base_ = [
-    '{bases}/models/segmenter_vit-b16_mask.py', '{bases}/models/vit-toy.py',
+    '{bases}/models/segmenter-mask_vit-toy.py',
     '{bases}/datasets/{dataset_base}', '{bases}/default_runtime.py',
     '{bases}/schedules/schedule_toy.py'
 ]
@@ -67,20 +67,10 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # The base's full-size protocol variants are unused here; dropping them keeps
 # mmengine's config formatting (yapf, six times a run) from dominating.
-test_pipeline_mmseg = test_pipeline_paper = None
-tta_pipeline_mmseg = tta_pipeline_mmseg0x = tta_pipeline_paper = None
+protocols = None
 model = dict(
-    pretrained=None,
-    data_preprocessor={{{{_base_.toy_data_preprocessor}}}},
-    backbone={{{{_base_.toy_backbone}}}},
-    test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(48, 48)),
-    decode_head=dict(
-        type='SegmenterMaskTransformerHead',
-        in_channels={{{{_base_.toy_width}}}},
-        channels={{{{_base_.toy_width}}}},
-        embed_dims={{{{_base_.toy_width}}}},
-        num_heads={{{{_base_.toy_heads}}}},
-        num_classes={{{{_base_.toy_num_classes}}}}))
+    decode_head=dict(num_classes=_base_.protocols.num_classes),
+    test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(48, 48)))
 {extra}
 '''
 # Cityscapes also evaluates with the official script inside the test loop.

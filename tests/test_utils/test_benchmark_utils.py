@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from depict.utils import benchmark
 from depict.utils.benchmark import matmul_rate, peak_memory, summarize, time_fn
 
 
@@ -30,6 +31,24 @@ def test_time_fn_and_summary():
     assert stats['iqr_ms'] > 0
 
 
-def test_matmul_rate_is_positive():
+def test_matmul_rate_is_macs_over_the_median_time(monkeypatch):
+    """rate = rows * inner * cols / median time, for the product it was asked for."""
+    shapes = []
+
+    def fake_time_fn(fn, *, repeat, warmup, device):
+        shapes.append(tuple(fn().shape))
+        assert (repeat, warmup, device) == (3, 1, 'cpu')
+        return [0.002, 0.001, 0.004]  # seconds: median 2 ms
+
+    monkeypatch.setattr(benchmark, 'time_fn', fake_time_fn)
     rate, stats = matmul_rate(64, 32, 128, repeat=3, warmup=1)
-    assert rate > 0 and stats['median_ms'] > 0
+    assert shapes == [(64, 128)]
+    assert stats['median_ms'] == pytest.approx(2.0)
+    assert rate == pytest.approx(64 * 32 * 128 / 2e-3)
+
+
+def test_matmul_rate_measures_a_real_product():
+    rate, stats = matmul_rate(64, 32, 128, repeat=3, warmup=1)
+    # A 262k-MAC product takes between a nanosecond and a second on any CPU.
+    assert 64 * 32 * 128 / 1.0 < rate < 64 * 32 * 128 / 1e-9
+    assert rate == pytest.approx(64 * 32 * 128 / (stats['median_ms'] / 1e3))

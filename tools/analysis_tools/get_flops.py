@@ -17,7 +17,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('--shape', type=int, nargs='+', default=None,
                         help='input H W (or one size for a square); default: the '
-                        "config's crop_size")
+                        "config's inference window (model.test_cfg.crop_size, else "
+                        'model.data_preprocessor.size)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.decode_head.num_layers=2')
@@ -26,9 +27,13 @@ def parse_args() -> argparse.Namespace:
 
 def input_shape(args: argparse.Namespace, cfg: Config) -> tuple[int, int]:
     if args.shape is None:
-        if 'crop_size' not in cfg:
-            raise ValueError(f'{args.config} has no crop_size: pass --shape H W')
-        return tuple(cfg.crop_size)
+        # The slide window the config infers with, else the size it pads to.
+        size = (cfg.model.get('test_cfg') or {}).get('crop_size') or \
+            (cfg.model.get('data_preprocessor') or {}).get('size')
+        if size is None:
+            raise ValueError(f'{args.config} sets neither model.test_cfg.crop_size nor '
+                             f'model.data_preprocessor.size: pass --shape H W')
+        return tuple(size)
     if len(args.shape) == 1:
         return args.shape[0], args.shape[0]
     if len(args.shape) == 2:

@@ -1,6 +1,9 @@
-# SGD + poly, 160k iterations (mmseg's schedule; recipes override lr / wd).
-optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+# SGD + poly, 160k iterations (mmseg's schedule); the paper recipes
+# (segmenter_*, segvit_*, schedule_adamw-lld_*) build on it.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005),
+    clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=160000, by_epoch=False)
 ]

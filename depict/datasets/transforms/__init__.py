@@ -1,4 +1,4 @@
 from .corruption import ImageCorruption
-from .test_time import UpscaleToWindow
+from .upscale_to_window import UpscaleToWindow
 
 __all__ = ['ImageCorruption', 'UpscaleToWindow']

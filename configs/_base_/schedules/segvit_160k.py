@@ -1,0 +1,15 @@
+# The SegViT recipe (official configs): AdamW lr 2e-5, weight decay 0.01
+# (PASCAL Context configs: 0.03), decode head at 10x lr, no decay on norms,
+# gradient clipping 35, linear warm-up 1500 iterations then poly 1.0; 160k
+# iterations.
+_base_ = ['./schedule_160k.py']
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}, norm_decay_mult=0.0),
+    clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000)
+]
