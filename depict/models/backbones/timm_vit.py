@@ -31,6 +31,7 @@ the weights of each config.
 Layer-wise lr decay: :class:`~depict.engine.optimizers.ViTLayerDecayOptimWrapperConstructor`
 reads this wrapper's parameter names (``backbone.model.blocks.<i>`` etc.).
 """
+import re
 from typing import Optional, Sequence, Union
 
 from mmengine.model import BaseModule
@@ -42,6 +43,12 @@ __all__ = ['TimmViT']
 _NOT_PLAIN = ('{!r} is not a plain ViT with `blocks`, `forward_intermediates` and dynamic image '
               'sizes (TimmViT wraps timm VisionTransformer/Eva models; use an mmseg backbone '
               'such as Swin or MixVisionTransformer for pyramid networks).')
+
+
+def _name_patch_size(model_name: str) -> Optional[int]:
+    """The patch size in a timm model name (``vit_large_patch14_...`` -> 14)."""
+    match = re.search(r'patch(\d+)', model_name)
+    return int(match.group(1)) if match else None
 
 
 @MODELS.register_module()
@@ -58,7 +65,9 @@ class TimmViT(BaseModule):
             ``.pth``, ``.bin`` or ``.safetensors``); implies ``pretrained``.
         img_size: The pretrained position grid is resampled to this size at
             load time (use the training crop); other sizes are handled at
-            forward time.
+            forward time. With ``dynamic_img_pad`` it is rounded up to a
+            multiple of the patch size, the size inputs are padded to (crop
+            512 at patch 14: grid 37 x 37 for the 518 x 518 padded input).
         out_indices: Blocks (0-based; negative counts from the end) whose
             outputs are returned, in this order.
         final_norm: Apply the model's final norm to the last block's output
@@ -86,8 +95,12 @@ class TimmViT(BaseModule):
 
         kwargs = dict(model_kwargs or {})
         if img_size is not None:
-            kwargs['img_size'] = tuple(img_size) if not isinstance(img_size, int) \
-                else (img_size, img_size)
+            size = tuple(img_size) if not isinstance(img_size, int) else (img_size, img_size)
+            patch = kwargs.get('patch_size') or _name_patch_size(model_name)
+            if dynamic_img_pad and isinstance(patch, int):
+                # Inputs are padded up to the patch multiple: build the grid they use.
+                size = tuple(-(-s // patch) * patch for s in size)
+            kwargs['img_size'] = size
         pretrained = bool(pretrained or checkpoint_file)
         if checkpoint_file is not None:
             kwargs['pretrained_cfg_overlay'] = dict(file=checkpoint_file)

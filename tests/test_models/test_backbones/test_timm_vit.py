@@ -170,3 +170,12 @@ def test_augreg_timm_equals_mmseg_vit_through_the_converter(tmp_path):
         with torch.no_grad():
             for a, b in zip(ours(x), vit(x)):
                 torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_img_size_rounds_up_to_the_padded_grid():
+    """A 512 crop at patch 14 is padded to 518: the position grid is built 37 x 37
+    (the grid the padded input uses), not 36 x 36 resampled again at every forward."""
+    backbone = tiny('vit_base_patch14_reg4_dinov2', img_size=(512, 500))
+    assert backbone.model.patch_embed.grid_size == (37, 36)
+    exact = tiny('vit_base_patch14_reg4_dinov2', img_size=(512, 500), dynamic_img_pad=False)
+    assert exact.model.patch_embed.grid_size == (36, 35)
