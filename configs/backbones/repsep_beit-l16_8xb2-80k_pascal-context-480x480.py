@@ -6,12 +6,13 @@
 # classes, the crop (480, this project's PASCAL Context crop), the schedule
 # (80k, AdamW 1e-4 with layer-wise decay 0.95 as BEiT-L's segmentation recipe),
 # batch 16, drop-path 0.3, and everything in docs/repsep.md. Not a reproduction.
+# One-line backbone swap (the model line) of
+# repsep_vit-l16_8xb2-80k_pascal-context-480x480.py, plus BEiT-L's decay rate.
 _base_ = [
-    '../repsep/repsep_vit-l16_8xb2-80k_pascal-context-480x480.py',
-    '../_base_/models/beit.py'
+    '../_base_/models/repsep_beit-l16.py',
+    '../_base_/datasets/pascal_context.py', '../_base_/schedules/schedule_adamw-lld_80k.py',
+    '../_base_/default_runtime.py'
 ]
-model = dict(
-    pretrained='data/pretrain/beit_large_patch16_224_pt22k_ft22k_mmseg.pth',
-    data_preprocessor={{_base_.beit_data_preprocessor}},
-    backbone=dict(_base_.beit_l16, type='TwoPathwayBEiT', img_size=(480, 480)))
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=2)
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95))

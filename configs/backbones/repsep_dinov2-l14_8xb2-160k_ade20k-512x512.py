@@ -5,11 +5,9 @@
 # ViT-L width. Backbone and weights: docs/backbones.md. TimmViT has no local
 # pathway: this is representation separation's head (SASM + DCA) only.
 _base_ = [
-    '../repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
-    '../_base_/models/timm_vit-l14.py'
+    '../_base_/models/repsep_dinov2-l14.py',
+    '../_base_/datasets/ade20k.py', '../_base_/schedules/schedule_adamw-lld_160k.py',
+    '../_base_/default_runtime.py'
 ]
-model = dict(
-    pretrained=None,
-    data_preprocessor={{_base_.dinov2_data_preprocessor}},
-    backbone={{_base_.dinov2_l14}},
-    decode_head=dict(in_channels=1024, channels=1024, embed_dims=1024, num_heads=16))
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=2)

@@ -8,39 +8,13 @@
 # wd 0.01, no decay on norms / position tables, 1500 warm-up, poly 1.0, 80k,
 # batch 16, drop-path 0.3, as mmseg's Swin recipes). Not a reproduction.
 _base_ = [
-    '../_base_/models/repsep_vit-b16.py', '../_base_/datasets/cityscapes_768x768.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k.py'
+    '../_base_/models/repsep_swin-b.py',
+    '../_base_/datasets/cityscapes_768x768.py', '../_base_/schedules/schedule_80k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (768, 768)
-model = dict(
-    pretrained=None,
-    # Swin is pretrained with the ImageNet mean / std.
-    data_preprocessor=dict(
-        size=crop_size, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
-    backbone=dict(
-        _delete_=True,
-        type='TwoPathwaySwinTransformer',
-        pretrain_img_size=384,
-        embed_dims=128,
-        depths=(2, 2, 18, 2),
-        num_heads=(4, 8, 16, 32),
-        window_size=12,
-        drop_path_rate=0.3,
-        patch_norm=True,
-        out_indices=(0, 1, 2, 3),
-        local_channels=64,
-        fuse_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='data/pretrain/swin_base_patch4_window12_384_22k_mmseg.pth')),
-    decode_head=dict(
-        in_channels=[256, 512, 1024],
-        in_index=(1, 2, 3),
-        input_transform='resize_concat',
-        channels=768,
-        embed_dims=768,
-        num_heads=12,
-        num_classes=19),
-    test_cfg={{_base_.slide_test_cfg}})
+__data = _base_.protocols.model  # crop, classes, window (Swin has no img_size)
+model = dict(data_preprocessor=__data.data_preprocessor, decode_head=__data.decode_head,
+             test_cfg=__data.test_cfg)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
@@ -55,4 +29,3 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000)
 ]
 train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)

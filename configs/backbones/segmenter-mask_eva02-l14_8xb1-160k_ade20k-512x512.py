@@ -4,11 +4,9 @@
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md.
 _base_ = [
-    '../segmenter/segmenter-mask_vit-b16_8xb1-160k_ade20k-512x512.py',
-    '../_base_/models/timm_vit-l14.py'
+    '../_base_/models/segmenter-mask_eva02-l14.py',
+    '../_base_/datasets/ade20k.py', '../_base_/schedules/segmenter_160k.py',
+    '../_base_/default_runtime.py'
 ]
-model = dict(
-    pretrained=None,
-    data_preprocessor={{_base_.eva02_data_preprocessor}},
-    backbone={{_base_.eva02_l14}},
-    decode_head=dict(in_channels=1024, channels=1024, embed_dims=1024, num_heads=16))
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=1)

@@ -4,11 +4,13 @@
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md.
 _base_ = [
-    '../segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
-    '../_base_/models/timm_vit-l14.py'
+    '../_base_/models/segvit_dinov2-l14.py',
+    '../_base_/datasets/ade20k.py', '../_base_/schedules/segvit_160k.py',
+    '../_base_/default_runtime.py'
 ]
-model = dict(
-    pretrained=None,
-    data_preprocessor={{_base_.dinov2_data_preprocessor}},
-    backbone=dict(_base_.dinov2_l14, out_indices=(7, 15, 23), final_norm=False),
-    decode_head=dict(in_channels=1024, channels=512, num_heads=16))
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=2)
+# SegViT's protocol: mmseg's single-scale view, mmseg 0.x multi-scale views.
+val_dataloader = dict(dataset=dict(pipeline=_base_.protocols.test_mmseg))
+test_dataloader = val_dataloader
+tta_pipeline = _base_.protocols.tta_mmseg0x

@@ -7,24 +7,12 @@
 # side 512 with views at least 512 (min_size=512), slide 512 / stride 341.
 # Our assumption: 8 GPUs (the official config does not say how many).
 _base_ = [
-    '../_base_/models/segvit_vit-l16_atm.py', '../_base_/datasets/coco-stuff10k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k.py'
+    '../_base_/models/segvit_vit-l16.py',
+    '../_base_/datasets/coco-stuff10k.py', '../_base_/schedules/segvit_80k.py',
+    '../_base_/default_runtime.py'
 ]
-crop_size = (512, 512)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(img_size=crop_size),
-    decode_head=dict(num_classes=171),
-    test_cfg={{_base_.slide_test_cfg}})
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-5, betas=(0.9, 0.999), weight_decay=0.02),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}, norm_decay_mult=0.0),
-    clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=2.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000)
-]
+model = _base_.protocols.model
 train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
+optim_wrapper = dict(optimizer=dict(weight_decay=0.02))
+__warmup, __poly = _base_.param_scheduler  # SegViT's warm-up; COCO-Stuff-10K's poly power 2
+param_scheduler = [__warmup, dict(__poly, power=2.0)]
