@@ -32,6 +32,8 @@ OFFICIAL_SIZES = {
     # VOC 2010's split (our converter's default) / the Detail API's (mmseg's).
     'PascalContextDataset': dict(train=(4998, 4996), val=(5105, 5104)),
     'PascalContextDataset59': dict(train=(4998, 4996), val=(5105, 5104)),
+    # COCO-Stuff-10K (train2014 / test2014) or 164K (train2017 / val2017).
+    'COCOStuffDataset': dict(train=(9000, 118287), val=(1000, 5000), test=(1000, 5000)),
 }
 
 #: How to obtain a prepared dataset, per dataset class.
@@ -46,6 +48,10 @@ PREPARE_HINTS = {
                             'python tools/dataset_converters/pascal_context.py data/VOCdevkit '
                             'data/pascal_context (docs/datasets.md)',
 }
+PREPARE_HINTS['COCOStuffDataset'] = (
+    'extract cocostuff-10k-v1.1.zip into data/coco_stuff10k/ (or COCO 2017 images and '
+    'stuffthingmaps_trainval2017.zip into data/coco_stuff164k/{images,annotations}/), then run '
+    'python tools/dataset_converters/coco_stuff.py {10k,164k} DIR (docs/datasets.md)')
 PREPARE_HINTS['PascalContextDataset59'] = PREPARE_HINTS['PascalContextDataset']
 _EXAMPLES = 5
 

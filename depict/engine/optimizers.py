@@ -1,4 +1,4 @@
-"""Layer-wise learning-rate decay for mmseg's plain ``VisionTransformer``.
+"""Layer-wise learning-rate decay for plain ViTs (mmseg's ViT/BEiT/MAE, depict's TimmViT).
 
 BEiT / ViT-Adapter / MAE fine-tune plain ViTs for segmentation with AdamW and
 a learning rate that decays geometrically from the top of the network into
@@ -28,13 +28,29 @@ from torch import nn
 
 __all__ = ['vit_layer_id', 'ViTLayerDecayOptimWrapperConstructor']
 
+_NO_DECAY = ('pos_embed', 'cls_token', 'cls_emb', 'reg_token', 'dist_token',
+             'relative_position_bias_table')
+
+
+_EMBEDDINGS = ('patch_embed.', 'cls_token', 'pos_embed', 'reg_token', 'dist_token')
+
 
 def vit_layer_id(name: str, num_layers: int) -> int:
-    """Depth id of a parameter of a segmentor whose backbone is mmseg's ViT."""
-    if name.startswith(('backbone.patch_embed.', 'backbone.cls_token', 'backbone.pos_embed')):
-        return 0
-    if name.startswith('backbone.layers.'):
-        return int(name.split('.')[2]) + 1
+    """Depth id of a parameter of a segmentor whose backbone is a plain ViT.
+
+    Understands mmseg's ``VisionTransformer``, ``BEiT`` and ``MAE``
+    (``backbone.layers.<i>``, ``backbone.patch_embed``...) and depict's
+    ``TimmViT`` (``backbone.model.blocks.<i>``, ``backbone.model.patch_embed``,
+    ``backbone.model.reg_token``...).
+    """
+    for prefix, blocks in (('backbone.', 'layers'), ('backbone.model.', 'blocks')):
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix):]
+        if rest.startswith(_EMBEDDINGS):
+            return 0
+        if rest.startswith(blocks + '.'):
+            return int(rest.split('.')[1]) + 1
     return num_layers + 1
 
 
@@ -49,7 +65,13 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
       ``model.backbone.layers`` when omitted;
     * ``no_decay_names`` (optional): parameter base names without weight
       decay, besides every 1-D parameter (norms, biases, SASM scale); default
-      ``('pos_embed', 'cls_token', 'cls_emb')``.
+      ``('pos_embed', 'cls_token', 'cls_emb', 'reg_token', 'dist_token',
+      'relative_position_bias_table')`` (the last: BEiT's relative position
+      biases, without weight decay as in BEiT's own fine-tuning).
+
+    Backbones: mmseg's ``VisionTransformer`` (and subclasses), ``BEiT``,
+    ``MAE`` and depict's ``TimmViT``; the depth is read from
+    ``model.backbone.layers`` (``TimmViT.layers`` are its kept timm blocks).
 
     Example::
 
@@ -73,7 +95,7 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 raise ValueError('Cannot infer the ViT depth: the model has no backbone.layers; '
                                  'set paramwise_cfg.num_layers')
             num_layers = len(layers)
-        no_decay_names = tuple(cfg.get('no_decay_names', ('pos_embed', 'cls_token', 'cls_emb')))
+        no_decay_names = tuple(cfg.get('no_decay_names', _NO_DECAY))
         groups: dict = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:

@@ -28,6 +28,14 @@ content is synthetic (small images of random scenes):
   ADE_{train,val}_%08d.jpg``, ``annotations/...png`` (uint8, 0 = other,
   1..150), ``objectInfo150.txt``, ``sceneCategories.txt``; optionally the test
   images of ``release_test.zip`` (``release_test/testing/ADE_test_%08d.jpg``).
+* COCO-Stuff-10K (``cocostuff-10k-v1.1.zip``): ``images/COCO_{train,val}2014_%012d.jpg``,
+  ``annotations/<name>.mat`` (MATLAB v5: uint16 ``S``, 0 = unlabeled, 1..182 the
+  1-based COCO-Stuff ids of which 171 occur, plus ``names`` and ``captions``),
+  ``imageLists/{train,test,all}.txt``.
+* COCO-Stuff-164K (COCO 2017 ``train2017.zip`` / ``val2017.zip`` images and
+  ``stuffthingmaps_trainval2017.zip``): ``images/{train,val}2017/%012d.jpg``,
+  ``annotations/{train,val}2017/%012d.png`` (uint8, 0-based ids 0..181 of which
+  171 occur, 255 = unlabeled).
 
 The module lives in the package (not under ``tests/``) so that it is importable
 from any test file without path tricks, by other helpers' tests (analysis
@@ -45,7 +53,8 @@ from PIL import Image
 
 __all__ = [
     'make_cityscapes_release', 'make_pascal_context_release', 'make_ade20k_release',
-    'PASCAL_CONTEXT_59_IDS', 'expected_pascal_context_labels'
+    'PASCAL_CONTEXT_59_IDS', 'expected_pascal_context_labels', 'make_coco_stuff10k_release',
+    'make_coco_stuff164k_release', 'COCO_STUFF_IDS', 'expected_coco_stuff_train_ids'
 ]
 
 # ---------------------------------------------------------------------------
@@ -340,12 +349,109 @@ def make_ade20k_release(root: str, *, num_train: int = 4, num_val: int = 3,
     return ade
 
 
+# ---------------------------------------------------------------------------
+# COCO-Stuff (10K and 164K)
+# ---------------------------------------------------------------------------
+
+#: The 182 COCO-Stuff ids (1-based) minus the 11 COCO thing ids that were never
+#: annotated: the 171 classes of both benchmarks, in training-id order.
+COCO_STUFF_IDS = tuple(i for i in range(1, 183)
+                       if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91))
+
+
+def expected_coco_stuff_train_ids(raw: np.ndarray, version: str) -> np.ndarray:
+    """What the preparation must write (mmseg's ``COCOStuffDataset`` conventions).
+
+    10K: raw 1-based ids -> 1..171 (0 = unlabeled kept; the config reduces the
+    zero label). 164K: raw 0-based ids -> 0..170, 255 = unlabeled.
+    """
+    out = np.full(raw.shape, 0 if version == '10k' else 255, np.uint8)
+    for train_id, class_id in enumerate(COCO_STUFF_IDS):
+        if version == '10k':
+            out[raw == class_id] = train_id + 1
+        else:
+            out[raw == class_id - 1] = train_id
+    return out
+
+
+def _coco_stuff_scene(rng: np.random.Generator, zero_based: bool):
+    """A small image and its raw label map (a background class plus boxes)."""
+    height, width = (48, 64) if rng.random() < 0.6 else (64, 48)
+    ids = np.array(COCO_STUFF_IDS) - (1 if zero_based else 0)
+    unlabeled = 255 if zero_based else 0
+    label = np.full((height, width), rng.choice(ids), np.uint16)
+    for _ in range(rng.integers(2, 6)):
+        y0, x0 = rng.integers(0, height - 4), rng.integers(0, width - 4)
+        label[y0:y0 + rng.integers(4, 24), x0:x0 + rng.integers(4, 24)] = \
+            rng.choice(ids) if rng.random() < 0.85 else unlabeled
+    image = rng.normal(0, 10, (height, width, 3)) + (label[..., None] % 9) * 28
+    return np.clip(image, 0, 255).astype(np.uint8), label
+
+
+def make_coco_stuff10k_release(root: str, *, num_train: int = 4, num_test: int = 3,
+                               seed: int = 0) -> str:
+    """Writes the ``cocostuff-10k-v1.1`` layout under ``root`` (real: 9000 / 1000).
+
+    Returns:
+        ``root`` (the folder the zip was extracted into; the converter's input).
+    """
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, 'images'), exist_ok=True)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    os.makedirs(osp.join(root, 'imageLists'), exist_ok=True)
+    names = np.empty((1, 182), dtype=object)
+    names[0, :] = [f'class_{i}' for i in range(1, 183)]
+    taken, lists = set(), {'train': [], 'test': []}
+    for split, count in (('train', num_train), ('test', num_test)):
+        while len(lists[split]) < count:
+            coco_split = 'train2014' if rng.random() < 0.7 else 'val2014'
+            name = f'COCO_{coco_split}_{int(rng.integers(1, 581930)):012d}'
+            if name in taken:
+                continue
+            taken.add(name)
+            image, label = _coco_stuff_scene(rng, zero_based=False)
+            Image.fromarray(image).save(osp.join(root, 'images', f'{name}.jpg'), quality=90)
+            savemat(osp.join(root, 'annotations', f'{name}.mat'),
+                    dict(S=label, names=names, captions=np.array([['a scene']], dtype=object)))
+            lists[split].append(name)
+    for split in ('train', 'test'):
+        with open(osp.join(root, 'imageLists', f'{split}.txt'), 'w') as f:
+            f.writelines(f'{n}\n' for n in lists[split])
+    with open(osp.join(root, 'imageLists', 'all.txt'), 'w') as f:
+        f.writelines(f'{n}\n' for n in lists['train'] + lists['test'])
+    return root
+
+
+def make_coco_stuff164k_release(root: str, *, num_train: int = 4, num_val: int = 3,
+                                seed: int = 0) -> str:
+    """Writes COCO 2017 images and ``stuffthingmaps_trainval2017`` under ``root``
+    (real: 118287 / 5000).
+
+    Returns:
+        ``root`` (``images/`` and ``annotations/`` inside; the converter's input).
+    """
+    rng = np.random.default_rng(seed)
+    for split, count in (('train2017', num_train), ('val2017', num_val)):
+        os.makedirs(osp.join(root, 'images', split), exist_ok=True)
+        os.makedirs(osp.join(root, 'annotations', split), exist_ok=True)
+        for index in rng.choice(581929, size=count, replace=False) + 1:
+            image, label = _coco_stuff_scene(rng, zero_based=True)
+            Image.fromarray(image).save(osp.join(root, 'images', split, f'{index:012d}.jpg'),
+                                        quality=90)
+            Image.fromarray(label.astype(np.uint8)).save(
+                osp.join(root, 'annotations', split, f'{index:012d}.png'))
+    return root
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(
         description='Write a miniature benchmark release in its official raw format')
-    parser.add_argument('dataset', choices=['cityscapes', 'pascal_context', 'ade20k'])
+    parser.add_argument('dataset', choices=['cityscapes', 'pascal_context', 'ade20k',
+                                            'coco_stuff10k', 'coco_stuff164k'])
     parser.add_argument('root', help='destination folder (where the archives would be '
                         'extracted)')
     parser.add_argument('--seed', type=int, default=0)
@@ -354,6 +460,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         out = make_cityscapes_release(args.root, seed=args.seed)
     elif args.dataset == 'pascal_context':
         out = make_pascal_context_release(args.root, seed=args.seed)
+    elif args.dataset == 'coco_stuff10k':
+        out = make_coco_stuff10k_release(args.root, seed=args.seed)
+    elif args.dataset == 'coco_stuff164k':
+        out = make_coco_stuff164k_release(args.root, seed=args.seed)
     else:
         out = make_ade20k_release(args.root, seed=args.seed, num_test=2)
     print(f'miniature {args.dataset} release written: {out}')

@@ -163,7 +163,14 @@ def test_each_backbone_type_is_set_in_one_file():
     files = sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
     for backbone, expected in (('FusedVisionTransformer', '_base_/backbones/vit.py'),
                                ('ShrunkVisionTransformer', '_base_/decoders/segvit-shrunk.py'),
-                               ('TwoPathwayVisionTransformer', '_base_/decoders/repsep.py')):
+                               ('TwoPathwayVisionTransformer', '_base_/decoders/repsep.py'),
+                               # other families (docs/backbones.md): family part, or the
+                               # repsep join for a two-pathway variant
+                               ('TimmViT', '_base_/backbones/timm-vit.py'),
+                               ('BEiT', '_base_/backbones/beit.py'),
+                               ('SwinTransformer', '_base_/backbones/swin-b.py'),
+                               ('TwoPathwayBEiT', '_base_/models/repsep_beit-l16.py'),
+                               ('TwoPathwaySwinTransformer', '_base_/models/repsep_swin-b.py')):
         holders = [osp.relpath(p, CONFIGS) for p in files if f"'{backbone}'" in open(p).read()]
         assert holders == [expected], backbone
 

@@ -267,12 +267,18 @@ def _pretrained_path(model_cfg) -> str | None:
                                            if isinstance(init_cfg, dict) else None)
 
 
+_VIT_TYPES = ('VisionTransformer', 'TwoPathwayVisionTransformer', 'ShrunkVisionTransformer')
+
+
 def _configs_with_pretrained_vits():
     found = []
     for path in sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)):
         if '_base_' in path:
             continue
         cfg = Config.fromfile(path)
+        # Only ViT backbones take vit_convert's checkpoints (not BEiT, Swin: docs/backbones.md).
+        if cfg.model.backbone.get('type') not in _VIT_TYPES:
+            continue
         ckpt = _pretrained_path(cfg.model)
         if ckpt and 'pretrain' in ckpt:
             found.append((osp.relpath(path, REPO), cfg))

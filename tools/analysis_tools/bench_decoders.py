@@ -318,7 +318,8 @@ def main() -> None:
     torch.manual_seed(0)
     features = Features(args.batch, device)
     results = [bench_one(name, args, features, device) for name in args.decoders]
-    tokens = args.batch * (args.shape[0] // 16) * (args.shape[1] // 16)
+    # Tokens of the finest feature map the decoders read (any patch size).
+    tokens = args.batch * max(shape[-2] * shape[-1] for _, shape in features.cache)
     matmul, matmul_stats = matmul_rate(tokens, args.width, 4 * args.width, device=device,
                                        repeat=args.repeat, warmup=args.warmup)
     add_ratios(results, matmul)

@@ -154,8 +154,27 @@ __pascal_context = dict(
     val_paths=dict(data_prefix=dict(img_path='JPEGImages',
                                     seg_map_path='SegmentationClassContext'),
                    ann_file='ImageSets/SegmentationContext/val.txt'))
+# COCO-Stuff: 171 classes, 512x512 crops, test size short side 512 (long side
+# <= 2048), as mmseg's and SegViT's bases; slide 512 / stride 341 (SegViT's
+# COCO-Stuff-10K window; our choice for 164K, which no paper here reports).
+# Preparation: python tools/dataset_converters/coco_stuff.py {10k,164k} <data_root>
+# (docs/datasets.md). 10K writes 0 = unlabeled, 1..171 (reduce_zero_label); 164K
+# writes 0..170, 255 = unlabeled. The 10K test split is its evaluation split.
+__coco_stuff = dict(dataset='COCOStuffDataset', num_classes=171, crop=(512, 512),
+                    stride=(341, 341), test_scale=(2048, 512), train_scale=(2048, 512))
+
+
+def _coco_stuff(data_root, train, val, reduce_zero_label):
+    paths = [dict(reduce_zero_label=reduce_zero_label,
+                  data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'))
+             for split in (train, val)]
+    return _setting(**__coco_stuff, data_root=data_root, reduce_zero_label=reduce_zero_label,
+                    train_paths=paths[0], val_paths=paths[1])
+
 
 protocols = dict(
+    coco_stuff10k=_coco_stuff('data/coco_stuff10k', 'train2014', 'test2014', True),
+    coco_stuff164k=_coco_stuff('data/coco_stuff164k', 'train2017', 'val2017', False),
     ade20k=_setting(**__ade20k, crop=(512, 512), stride=(480, 480), test_scale=(2048, 512),
                     train_scale=(2048, 512)),
     ade20k_640x640=_setting(**__ade20k, crop=(640, 640), stride=(608, 608),

@@ -71,7 +71,9 @@ class RepSepHead(SegmenterMaskTransformerHead):
     """Segmenter's mask transformer + SASM + DCA (reconstruction of Hong et al.).
 
     Args:
-        in_channels: Backbone width.
+        in_channels: Backbone width; with ``input_transform='resize_concat'`` the
+            widths of the ``in_index`` levels (pyramid backbones: resized to
+            the first level and concatenated, mmseg's rule).
         num_layers: Mask-transformer layers (Segmenter: 2).
         num_heads: Heads of the mask transformer and of DCA.
         embed_dims: Decoder width D.
@@ -102,11 +104,21 @@ class RepSepHead(SegmenterMaskTransformerHead):
                      type='RegionContrastiveLoss', temperature=0.1, loss_weight=0.4,
                      loss_name='loss_dca_region'),
                  **kwargs) -> None:
-        if kwargs.get('input_transform') is not None:
-            raise ValueError('RepSepHead reads one backbone output: leave input_transform=None '
-                             f'and choose it with in_index (got {kwargs["input_transform"]!r})')
+        transform = kwargs.pop('input_transform', None)
+        if transform not in (None, 'resize_concat'):
+            raise ValueError('RepSepHead reads one backbone output (input_transform=None) or '
+                             "several resized to the first and concatenated ('resize_concat', "
+                             f'pyramid backbones); got {transform!r}')
+        levels = None
+        if transform == 'resize_concat':
+            # Multi-level input (pyramid backbones): Segmenter's projection takes
+            # the concatenated width; mmseg's _transform_inputs does the resize.
+            levels = (tuple(in_channels), tuple(kwargs.pop('in_index')))
+            in_channels, kwargs['in_index'] = sum(levels[0]), levels[1][0]
         super().__init__(in_channels=in_channels, num_layers=num_layers, num_heads=num_heads,
                          embed_dims=embed_dims, **kwargs)
+        if levels is not None:
+            self.input_transform, self.in_index = transform, list(levels[1])
         self.with_sasm = with_sasm
         self.with_dca = with_dca
         if with_sasm:

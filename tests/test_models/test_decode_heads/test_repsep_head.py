@@ -130,7 +130,10 @@ def test_bad_arguments_are_reported():
     with pytest.raises(ValueError, match='dca_num_layers'):
         build_head(dca_num_layers=0)
     with pytest.raises(ValueError, match='input_transform'):
-        build_head(in_channels=[32, 32], in_index=[0, 1], input_transform='resize_concat')
+        build_head(in_channels=[32, 32], in_index=[0, 1], input_transform='multiple_select')
+    # resize_concat (pyramid backbones) takes the summed width: test_two_pathway_pyramid.py.
+    assert build_head(in_channels=[32, 32], in_index=[0, 1],
+                      input_transform='resize_concat').dec_proj.in_features == 64
 
 
 def test_auxiliary_outputs_are_named():

@@ -1,0 +1,15 @@
+# SegViT ATM on BEiT-B/16 (BEiT IN-22k pre-training + IN-22k fine-tuning), ADE20K
+# 512x512: OUR configuration, not a paper's (SegViT v2 reports BEiT-v2 results,
+# not this). One-line backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py:
+# ATM reads layers 6, 8, 12 without a final norm. Weights: docs/backbones.md.
+_base_ = [
+    '../_base_/models/segvit_beit-b16.py',
+    '../_base_/datasets/ade20k.py', '../_base_/schedules/segvit_160k.py',
+    '../_base_/default_runtime.py'
+]
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=2)
+# SegViT's protocol: mmseg's single-scale view, mmseg 0.x multi-scale views.
+val_dataloader = dict(dataset=dict(pipeline=_base_.protocols.test_mmseg))
+test_dataloader = val_dataloader
+tta_pipeline = _base_.protocols.tta_mmseg0x

@@ -1,0 +1,12 @@
+# Representation separation (our reconstruction, docs/repsep.md) on ViT-L/16,
+# COCO-Stuff-164K, 512x512: OUR configuration (the paper's five benchmarks are
+# not named in its public abstract). The ADE20K ViT-L recipe of this project
+# on the COCO-Stuff-164K dataset part: 171 classes, 160k iterations, batch 16;
+# test at short side 512, slide 512 / 341 (docs/protocols.md).
+_base_ = [
+    '../_base_/models/repsep_vit-l16.py',
+    '../_base_/datasets/coco-stuff164k.py', '../_base_/schedules/schedule_adamw-lld_160k.py',
+    '../_base_/default_runtime.py'
+]
+model = _base_.protocols.model
+train_dataloader = dict(batch_size=2)

@@ -1,0 +1,185 @@
+"""Decoupled two-pathway network on pyramid ViTs: mmseg's Swin and MiT (SegFormer).
+
+Representation separation (Hong et al., arXiv 2212.13764; RECONSTRUCTION, see
+docs/repsep.md) states that the two-pathway network also works with pyramid
+ViTs and that pyramid ViTs with it beat high-resolution ViTs on Cityscapes.
+The plain-ViT pathway (``two_pathway_vit.py``) keeps one grid; here every stage
+has its own resolution and width, so:
+
+* after each stage s, a :class:`LocalSeparationBlock` reads the stage's output
+  tokens (C_s wide, grid h_s x w_s) into a c-channel state at that grid;
+* between stages the state is box-averaged to the next stage's grid
+  (``adaptive_avg_pool2d``: exact for odd sizes, where Swin's patch merging
+  and MiT's overlapping patch embedding both round up);
+* every returned stage output receives the state at its own resolution,
+  ``F_s = X_s + W_s · LN(L_s)``, so multi-level heads read fused maps at 1/4,
+  1/8, 1/16 and 1/32.
+
+The stages themselves are mmseg's, unchanged and only read (decoupled), so
+Swin / MiT checkpoints load as they are (only ``local_pathway.*`` is new), and
+``with_local_pathway=False`` is the plain mmseg backbone.
+"""
+from typing import Sequence
+
+import torch.nn.functional as F
+from mmseg.models.backbones import MixVisionTransformer, SwinTransformer
+from mmseg.models.utils import LayerNorm2d, nlc_to_nchw
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from ..layers.separation import LocalSeparationBlock
+
+__all__ = ['PyramidLocalPathway', 'TwoPathwaySwinTransformer', 'TwoPathwayMixVisionTransformer']
+
+
+class PyramidLocalPathway(nn.Module):
+    """One LSB per stage (stage width in, pathway width c) and one fusion per
+    fused stage (c back to the stage width).
+
+    Args:
+        stage_channels: Output width of every stage.
+        channels: Pathway width c.
+        fuse_indices: Stages whose outputs receive the state.
+        kernel_size: Odd window of the LSB convolutions.
+        mlp_ratio: MLP ratio of the LSB refinement.
+    """
+
+    def __init__(self, *, stage_channels: Sequence[int], channels: int,
+                 fuse_indices: Sequence[int], kernel_size: int = 3, mlp_ratio: int = 4) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            LocalSeparationBlock(in_channels=width, channels=channels, kernel_size=kernel_size,
+                                 mlp_ratio=mlp_ratio) for width in stage_channels)
+        self.fuse_norms = nn.ModuleDict({str(i): LayerNorm2d(channels, eps=1e-6)
+                                         for i in fuse_indices})
+        self.fuse_projs = nn.ModuleDict({str(i): nn.Conv2d(channels, stage_channels[i], 1)
+                                         for i in fuse_indices})
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for block in self.blocks:
+            block.reset_parameters()
+        for norm in self.fuse_norms.values():
+            nn.init.ones_(norm.weight)
+            nn.init.zeros_(norm.bias)
+        for proj in self.fuse_projs.values():
+            nn.init.trunc_normal_(proj.weight, std=0.02)
+            nn.init.zeros_(proj.bias)
+
+    def step(self, stage: int, tokens: Tensor, hw_shape: tuple[int, int], state):
+        """State after stage ``stage``: the previous state pooled to this
+        stage's grid, then updated from the stage's tokens (B, h*w, C_s)."""
+        if state is not None and tuple(state.shape[-2:]) != tuple(hw_shape):
+            state = F.adaptive_avg_pool2d(state, hw_shape)  # (B, c, h_s, w_s)
+        return self.blocks[stage](tokens, hw_shape, state)
+
+    def fuse(self, stage: int, features: Tensor, state: Tensor) -> Tensor:
+        """F_s = X_s + W_s · LN(L_s); features (B, C_s, h, w), state (B, c, h, w)."""
+        key = str(stage)
+        if key not in self.fuse_projs:
+            return features
+        return features + self.fuse_projs[key](self.fuse_norms[key](state))
+
+
+def _fuse_indices(out_indices: Sequence[int], fuse_indices) -> tuple[int, ...]:
+    fuse = tuple(out_indices) if fuse_indices is None else tuple(fuse_indices)
+    bad = [i for i in fuse if i not in out_indices]
+    if not fuse or bad:
+        raise ValueError(f'fuse_indices={fuse} must be a non-empty subset of out_indices='
+                         f'{tuple(out_indices)}; bad: {bad}')
+    return fuse
+
+
+_ARGS = """
+    Args:
+        with_local_pathway: Switch; False gives mmseg's backbone exactly.
+        local_channels: Pathway width c (one width for every stage).
+        local_kernel_size: Odd window of the LSBs.
+        local_mlp_ratio: MLP ratio of the LSBs' refinement.
+        fuse_indices: Stages (in ``out_indices``) whose outputs receive the
+            pathway; default all returned stages (multi-level heads read them).
+        **kwargs: Arguments of mmseg's backbone.
+"""
+
+
+@MODELS.register_module()
+class TwoPathwaySwinTransformer(SwinTransformer):
+    __doc__ = "mmseg's Swin Transformer plus the decoupled local pathway (reconstruction).\n" \
+        + _ARGS
+
+    def __init__(self, *, with_local_pathway: bool = True, local_channels: int = 64,
+                 local_kernel_size: int = 3, local_mlp_ratio: int = 4, fuse_indices=None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.with_local_pathway = with_local_pathway
+        if with_local_pathway:
+            self.local_pathway = PyramidLocalPathway(
+                stage_channels=self.num_features, channels=local_channels,
+                fuse_indices=_fuse_indices(self.out_indices, fuse_indices),
+                kernel_size=local_kernel_size, mlp_ratio=local_mlp_ratio)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.with_local_pathway:
+            self.local_pathway.reset_parameters()
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        if not self.with_local_pathway:
+            return super().forward(x)
+        x, hw_shape = self.patch_embed(x)  # (B, h*w, C_0)
+        if self.use_abs_pos_embed:
+            x = x + self.absolute_pos_embed
+        x = self.drop_after_pos(x)
+        outs, state = [], None
+        last = max(self.local_pathway.fuse_projs, key=int)
+        for i, stage in enumerate(self.stages):
+            # out: the stage's tokens before patch merging (B, h_i*w_i, C_i).
+            x, hw_shape, out, out_hw_shape = stage(x, hw_shape)
+            if i <= int(last):
+                state = self.local_pathway.step(i, out, out_hw_shape, state)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(out)
+                # (B, h*w, C_i) -> (B, h, w, C_i) -> (B, C_i, h, w)
+                out = out.view(-1, *out_hw_shape, self.num_features[i]).permute(0, 3, 1, 2)
+                outs.append(self.local_pathway.fuse(i, out.contiguous(), state))
+        return outs
+
+
+@MODELS.register_module()
+class TwoPathwayMixVisionTransformer(MixVisionTransformer):
+    __doc__ = "mmseg's MiT (SegFormer) plus the decoupled local pathway (reconstruction).\n" \
+        + _ARGS
+
+    def __init__(self, *, with_local_pathway: bool = True, local_channels: int = 64,
+                 local_kernel_size: int = 3, local_mlp_ratio: int = 4, fuse_indices=None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.with_local_pathway = with_local_pathway
+        if with_local_pathway:
+            widths = [self.embed_dims * heads for heads in self.num_heads]
+            self.local_pathway = PyramidLocalPathway(
+                stage_channels=widths, channels=local_channels,
+                fuse_indices=_fuse_indices(self.out_indices, fuse_indices),
+                kernel_size=local_kernel_size, mlp_ratio=local_mlp_ratio)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.with_local_pathway:
+            self.local_pathway.reset_parameters()
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        if not self.with_local_pathway:
+            return super().forward(x)
+        outs, state = [], None
+        last = int(max(self.local_pathway.fuse_projs, key=int))
+        for i, layer in enumerate(self.layers):
+            x, hw_shape = layer[0](x)  # overlapping patch embedding: (B, h*w, C_i)
+            for block in layer[1]:
+                x = block(x, hw_shape)
+            x = layer[2](x)
+            if i <= last:
+                state = self.local_pathway.step(i, x, hw_shape, state)
+            x = nlc_to_nchw(x, hw_shape)  # (B, h*w, C_i) -> (B, C_i, h, w)
+            if i in self.out_indices:
+                outs.append(self.local_pathway.fuse(i, x, state))
+        return outs
