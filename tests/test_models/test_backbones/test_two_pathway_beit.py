@@ -55,10 +55,12 @@ def masked_backbone(kind: str, out_indices, decoder: str) -> dict:
         return dict(cfg, type='BEiT', init_values=0.1)
     if kind == 'mae':
         return dict(cfg, type='MAE', init_values=1.0)
+    if kind == 'two-pathway-mae':
+        return dict(cfg, type='TwoPathwayMAE', init_values=1.0, local_channels=16)
     return dict(cfg, type='TwoPathwayBEiT', init_values=0.1, local_channels=16)
 
 
-@pytest.mark.parametrize('kind', ['beit', 'mae', 'two-pathway-beit'])
+@pytest.mark.parametrize('kind', ['beit', 'mae', 'two-pathway-beit', 'two-pathway-mae'])
 @pytest.mark.parametrize('decoder', list(TOY))
 def test_decoder_trains_and_predicts_on_masked_vits(decoder, kind):
     torch.manual_seed(0)
@@ -73,7 +75,7 @@ def test_decoder_trains_and_predicts_on_masked_vits(decoder, kind):
     total.backward()
     first = model.backbone.layers[0].attn.qkv.weight.grad
     assert first is not None and first.abs().sum() > 0
-    if kind == 'two-pathway-beit':
+    if kind.startswith('two-pathway'):
         assert model.backbone.local_pathway.blocks['0'].fc1.weight.grad.abs().sum() > 0
     model.eval()
     with torch.no_grad():
