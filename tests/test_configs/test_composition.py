@@ -175,12 +175,15 @@ def test_each_backbone_type_is_set_in_one_file():
         assert holders == [expected], backbone
 
 
-# What the runner and mmseg's tools read, plus the two documented helpers.
+# What the runner and mmseg's tools read (test_pipeline: mmseg.apis.inference_model;
+# load_cfg: our tools' strict-loading allowances, docs/tools.md), plus the two
+# documented helpers.
 RUNNER_KEYS = {'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
-               'test_evaluator', 'tta_model', 'tta_pipeline', 'optim_wrapper', 'param_scheduler',
+               'test_evaluator', 'tta_model', 'tta_pipeline', 'test_pipeline', 'optim_wrapper',
+               'param_scheduler',
                'train_cfg', 'val_cfg', 'test_cfg', 'default_hooks', 'custom_hooks', 'env_cfg',
                'vis_backends', 'visualizer', 'log_processor', 'log_level', 'load_from', 'resume',
-               'randomness', 'default_scope', 'custom_imports'}
+               'randomness', 'default_scope', 'custom_imports', 'load_cfg'}
 
 
 @pytest.mark.parametrize('backbone', ['vit-b16', 'vit-toy'])

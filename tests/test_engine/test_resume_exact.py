@@ -19,6 +19,12 @@ from depict.engine import configure_checkpointing
 TOY_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*_toy-64x64.py')))
 # One per decoder (the representation-separation ablations share the repsep head).
 DECODER_CONFIGS = [c for c in TOY_CONFIGS if 'ablation' not in c]
+# Two decoders (DEPICT-SA, and mmseg's Segmenter head) in the default run; the others
+# under the slow marker, to keep the suite near its 10-minute budget on 2 cores
+# (`pytest -m slow tests/test_engine/test_resume_exact.py`: all six).
+_DEFAULT_RUN = ('depict-sa_vit-toy', 'segmenter-mask_vit-toy')
+DECODER_PARAMS = [c if osp.basename(c).startswith(_DEFAULT_RUN)
+                  else pytest.param(c, marks=pytest.mark.slow) for c in DECODER_CONFIGS]
 
 
 def _options(data_root: str, iters: int) -> dict:
@@ -72,7 +78,7 @@ def assert_same_checkpoint(a: str, b: str) -> None:
                                torch.as_tensor(second['optimizer']['state'][key][name]))
 
 
-@pytest.mark.parametrize('config', DECODER_CONFIGS, ids=lambda c: osp.basename(c)[:-3])
+@pytest.mark.parametrize('config', DECODER_PARAMS, ids=lambda c: osp.basename(c)[:-3])
 def test_resume_is_bit_exact_with_dropout(config, tiny_toy_root, tmp_path):
     # Validation (iterations 2 and 4) only for the reference config, to keep this fast:
     # validation leaves the generators as it found them, whichever the decoder.

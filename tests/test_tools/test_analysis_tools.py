@@ -127,10 +127,12 @@ def test_benchmark(tmp_path, toy_run):
 
 
 def test_infer(tmp_path, toy_run):
+    # At the input size (--display-size 0); the enlarged display is
+    # tests/test_tools/test_newcomer_end_to_end.py's.
     images = sorted(glob.glob(osp.join(toy_run['data_root'], 'images', 'validation', '*.jpg')))
     out = str(tmp_path / 'infer')
     run_tool([PYTHON, 'tools/infer.py', TOY_CONFIG, toy_run['checkpoint'], images[0],
-              osp.dirname(images[0]), '--out', out, '--save-labels'])
+              osp.dirname(images[0]), '--out', out, '--save-labels', '--display-size', '0'])
     from depict.datasets import TOY_CLASSES  # noqa: F401  (palette check below)
     from depict.datasets.toy_generator import TOY_PALETTE
     for path in images:

@@ -23,7 +23,7 @@ def test_bench_pipeline_tiny_images(tmp_path):
         result = json.load(f)
     assert result['samples'] == 4 and result['image_size'] == [64, 48]
     # The config's own augmentation ran on the synthetic ADE20K-layout images.
-    assert result['pipeline'] == ['LoadImageFromFile', 'LoadAnnotations', 'RandomResize',
+    assert result['pipeline'] == ['CheckedLoadImageFromFile', 'CheckedLoadAnnotations', 'RandomResize',
                                   'RandomCrop', 'RandomFlip', 'PhotoMetricDistortion',
                                   'PackSegInputs']
     rate = result['images_per_s_per_worker']

@@ -5,4 +5,5 @@ _base_ = ['./catalog.py']
 protocols = dict(_delete_=True, **_base_.protocols.coco_stuff164k)
 train_dataloader = protocols.pop('train_dataloader')
 val_dataloader = test_dataloader = protocols.pop('val_dataloader')
+test_pipeline = val_dataloader['dataset']['pipeline']  # mmseg.apis.inference_model reads it
 tta_pipeline = protocols.pop('tta_pipeline')

@@ -10,4 +10,5 @@ _base_ = ['./catalog.py']
 protocols = dict(_delete_=True, **_base_.protocols.pascal_context)
 train_dataloader = protocols.pop('train_dataloader')
 val_dataloader = test_dataloader = protocols.pop('val_dataloader')
+test_pipeline = val_dataloader['dataset']['pipeline']  # mmseg.apis.inference_model reads it
 tta_pipeline = protocols.pop('tta_pipeline')
