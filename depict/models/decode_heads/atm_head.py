@@ -34,7 +34,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..layers import ATMDecoder, ATMOutputs, Lateral, prediction_size
+from ..layers import ATMDecoder, ATMOutputs, Lateral, PostNormDecoderLayer, prediction_size
 
 __all__ = ['Lateral', 'ATMDecoder', 'ATMOutputs', 'BaseATMHead', 'ATMHead',
            'upsampled_class_scores']
@@ -152,7 +152,15 @@ class BaseATMHead(BaseDecodeHead):
 
     def init_weights(self) -> None:
         """Truncated-normal (std .02) linear weights, zero biases, unit LNs, as
-        the official heads; embeddings keep PyTorch's N(0, 1)."""
+        the official heads; embeddings keep PyTorch's N(0, 1).
+
+        The ATM decoder's query self-attention is the exception: officially it
+        is ``nn.TransformerDecoderLayer.self_attn``, whose packed (3d, d)
+        ``in_proj_weight`` is not an ``nn.Linear`` and so keeps PyTorch's
+        xavier-uniform init over the packed matrix (docs/protocols.md, parity
+        line 17). Our q / k / v are separate linears: they get the rows of one
+        such packed draw.
+        """
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 trunc_normal_(module.weight, std=0.02)
@@ -161,6 +169,18 @@ class BaseATMHead(BaseDecodeHead):
             elif isinstance(module, nn.LayerNorm):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        for module in self.decoder.modules():
+            if isinstance(module, PostNormDecoderLayer):
+                attn = module.self_attn
+                projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+                # (3d, d): xavier bounds from the packed shape, as nn.MultiheadAttention.
+                packed = torch.empty(sum(p.out_features for p in projections),
+                                     attn.q_proj.in_features)
+                nn.init.xavier_uniform_(packed)
+                with torch.no_grad():
+                    for proj, rows in zip(projections,
+                                          packed.split([p.out_features for p in projections])):
+                        proj.weight.copy_(rows)
 
     @staticmethod
     def class_scores(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:

@@ -235,3 +235,25 @@ def test_outputs_are_named():
     out = head([torch.randn(1, 16, 2, 3) for _ in range(3)])
     assert isinstance(out, ATMOutputs) and len(out.cls_logits) == len(out.mask_logits) == 3
     assert out.cls_logits[-1].shape == (1, 3, 4) and out.mask_logits[-1].shape == (1, 3, 2, 3)
+
+
+def test_query_self_attention_has_the_official_packed_xavier_init():
+    """Official: nn.TransformerDecoderLayer.self_attn keeps xavier-uniform over its
+    packed (3d, d) in_proj_weight; every nn.Linear gets trunc-normal 0.02
+    (docs/protocols.md, parity line 17)."""
+    torch.manual_seed(0)
+    head = build_head(channels=64, num_layers=3)
+    d = 64
+    bound = (6 / (d + 3 * d)) ** 0.5  # xavier-uniform bound of a (3d, d) matrix
+    layers = [m for m in head.decoder.modules() if type(m).__name__ == 'PostNormDecoderLayer']
+    assert len(layers) == 3 * 3  # 3 stages x 3 layers
+    for stage in layers:
+        attn = stage.self_attn
+        packed = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+        assert packed.abs().max() <= bound
+        assert abs(packed.std().item() - bound / 3 ** 0.5) < 0.05 * bound
+        assert all(p.bias is None or not p.bias.any()
+                   for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+        # The cross-attention and the output projection stay trunc-normal 0.02.
+        assert abs(stage.cross_attn.q_proj.weight.std().item() - 0.02) < 0.004
+        assert abs(attn.out_proj.weight.std().item() - 0.02) < 0.004
