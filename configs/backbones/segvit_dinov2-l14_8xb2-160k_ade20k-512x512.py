@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 model = _base_.protocols.model
+# The official ViT-B config's stride (configs/_base_/models/seg_vit-b16.py).
+model['test_cfg'] = dict(model['test_cfg'], stride=(341, 341))
 train_dataloader = dict(batch_size=2)
 # SegViT's protocol: mmseg's single-scale view, mmseg 0.x multi-scale views.
 val_dataloader = dict(dataset=dict(pipeline=_base_.protocols.test_mmseg))

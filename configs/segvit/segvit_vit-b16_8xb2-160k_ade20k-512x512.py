@@ -1,8 +1,8 @@
 # SegViT (ATM decoder), ViT-B/16 on ADE20K at 512x512 (Zhang et al., NeurIPS 2022).
 # Targets the official ViT-B ADE20K val result: 51.3 mIoU ss / 53.0 ms at
 # 120.9 GFLOPs (multiply-accumulates, whole model, one 512x512 window).
-# ss: short side resized to 512, slide window 512 / stride 480 (the official
-# ViT-B base used stride 341); ms: ratios 0.5-1.75 of that test size + flip, as the
+# ss: short side resized to 512, slide window 512 / stride 341 (the official
+# ViT-B base's); ms: ratios 0.5-1.75 of that test size + flip, as the
 # paper (mmseg 0.x protocol, docs/protocols.md).
 # Architecture as the official ViT-B base config: blocks 6, 8, 12 (out_indices
 # 5, 7, 11), decoder width 384 (= 768 / 2), 12 heads, 3 layers per stage.
