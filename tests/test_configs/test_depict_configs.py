@@ -52,7 +52,10 @@ def test_config_is_consistent_and_builds_tiny(path):
     assert head.num_classes == CLASSES[dataset_of(path)]
     width = next(w for key, w in WIDTHS.items() if key in name)
     assert head.in_channels == cfg.model.backbone.embed_dims == width
-    assert cfg.model.test_cfg == cfg.protocols.slide_test_cfg
+    # Paper configs: the official code's windows (test_official_conventions.py).
+    expected = cfg.protocols.slide_test_cfg if 'toy' in name else \
+        cfg.protocols.model_segmenter.test_cfg
+    assert cfg.model.test_cfg == expected
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['cls_emb'].decay_mult == 0.0
     if 'toy' not in name:
         lr = 0.01 if 'cityscapes' in name else 0.001
