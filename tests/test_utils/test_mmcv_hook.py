@@ -60,8 +60,18 @@ def test_plain_mmseg_imports_without_depict(site_dir):
 
 
 def test_without_the_hook_plain_mmseg_fails(tmp_path):
-    """What the hook fixes (so the test above tests the hook, not the setup)."""
-    result = run_python('from mmseg.apis import init_model', str(tmp_path))
+    """What the hook fixes (so the test above tests the hook, not the setup).
+
+    ``-S``: no ``site`` processing, so no ``.pth`` file runs, not even the hook
+    that an installed depict put in this environment's site-packages; the
+    site-packages folders are put on ``sys.path`` by hand.
+    """
+    import site
+    code = (f'import sys\nsys.path += {site.getsitepackages()!r}\n'
+            'from mmseg.apis import init_model\n')
+    result = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True,
+                            timeout=300, cwd=str(tmp_path),
+                            env=dict(os.environ, PYTHONPATH='', OMP_NUM_THREADS='1'))
     assert result.returncode != 0 and "No module named 'mmcv._ext'" in result.stderr
 
 
