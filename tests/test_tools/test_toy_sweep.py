@@ -62,3 +62,26 @@ def test_cli_reads_finished_runs_and_writes_table_summary_and_plot(tmp_path):
         summary = json.load(f)[name]
     assert summary['mean'] == 32.0 and summary['loss'][1] == [[10, 4.0], [20, 2.0]]
     assert plot.stat().st_size > 1000
+
+
+def test_compare_reads_settings_from_different_sweeps(tmp_path):
+    for setting, values in (('shared', (30.0, 34.0, 32.0)), ('lr10', (5.0, 4.0, 6.0))):
+        for seed, miou in enumerate(values):
+            fake_run(str(tmp_path / setting / 'cfg' / f'seed{seed}'),
+                     [(10, 3.0), (20, 1.0 + seed)], miou)
+    os.makedirs(tmp_path / 'lr10' / 'cfg' / 'seed3')  # an unfinished run is left out
+    plot = tmp_path / 'compare.png'
+    out = run_tool([PYTHON, TOOL, '--compare', f'shared={tmp_path / "shared" / "cfg"}',
+                    f'head lr x10={tmp_path / "lr10" / "cfg"}', '--plot', str(plot)]).stdout
+    assert '| shared | 32.00 ± 2.00 | 30.00 / 34.00 / 32.00 (seeds 0, 1, 2) |' in out
+    assert '| head lr x10 | 5.00 ± 1.00 | 5.00 / 4.00 / 6.00 (seeds 0, 1, 2) |' in out
+    assert plot.stat().st_size > 1000
+
+
+def test_compare_errors_name_the_problem(tmp_path):
+    proc = run_tool([PYTHON, TOOL, '--compare', f'x={tmp_path}'], check=False)
+    assert proc.returncode != 0 and 'no finished seed<S> run' in proc.stderr
+    proc = run_tool([PYTHON, TOOL, '--compare', str(tmp_path)], check=False)
+    assert proc.returncode != 0 and 'expected LABEL=RUN_DIR' in proc.stderr
+    proc = run_tool([PYTHON, TOOL], check=False)
+    assert proc.returncode != 0 and 'give config files' in proc.stderr

@@ -5,6 +5,8 @@ Usage::
     python tools/analysis_tools/toy_sweep.py CONFIG [CONFIG ...] --seeds 0 1 2 \\
         [--iters 1000] [--jobs 2] [--out-dir work_dirs/toy_sweep] \\
         [--cfg-options KEY=VALUE ...] [--plot curves.png]
+    python tools/analysis_tools/toy_sweep.py --compare LABEL=RUN_DIR [LABEL=RUN_DIR ...] \
+        --plot curves.png
 
 Each (config, seed) is one ``tools/train.py`` run in ``OUT_DIR/<config>/seed<S>``
 with ``randomness.seed=S``; a run whose ``scalars.json`` already holds a final
@@ -14,6 +16,10 @@ N and the last (poly) scheduler ends at N, so the learning rate still decays to
 its end value. The table reports the last validation mIoU per seed, the mean and
 the spread (half the range); ``summary.json`` holds the same plus every run's
 per-iteration training loss, which ``--plot`` draws (mean over seeds).
+``--compare`` trains nothing: it reads finished sweeps (each RUN_DIR is one
+``OUT_DIR/<config>`` folder of ``seed<S>`` runs, possibly from different
+sweeps and options), prints their table and plots them side by side, e.g. the
+best and worst settings of an ablation.
 
 This is how docs/toy_dataset.md's ablation table was measured; the toy
 decoders' slow test (tests/test_tools/test_toy_learning.py) uses the same
@@ -136,13 +142,31 @@ def sweep(configs: Sequence[str], seeds: Sequence[int], out_dir: str, *,
     return {config: summarise(v) for config, v in by_config.items()}
 
 
+def read_setting(run_dir: str) -> tuple[Summary, list[list[tuple[int, float]]], list[str]]:
+    """Finished ``seed<S>`` runs under ``run_dir`` -> (mIoU summary, loss curves, seeds)."""
+    seeds, values, curves = [], [], []
+    for seed_dir in sorted(glob(osp.join(run_dir, 'seed*'))):
+        records = read_scalars(seed_dir)
+        miou = final_miou(records)
+        if miou is None:
+            continue  # unfinished run
+        seeds.append(osp.basename(seed_dir)[len('seed'):])
+        values.append(miou)
+        curves.append(loss_curve(records))
+    if not values:
+        raise FileNotFoundError(f'{run_dir}: no finished seed<S> run (a folder of '
+                                f'toy_sweep.py --out-dir, named after its config)')
+    return summarise(values), curves, seeds
+
+
 def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: str,
                 title: str = 'training loss') -> None:
     """Mean (over seeds) training loss per setting, one panel per setting."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False,
+                             sharey=True)
     for ax, (label, runs) in zip(axes[0], curves.items()):
         for run in runs:
             ax.plot(*zip(*run), alpha=0.35, linewidth=0.8)
@@ -159,7 +183,7 @@ def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: str,
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Multi-seed mIoU of configs')
-    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('configs', nargs='*', help='config files')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--iters', type=int, help='shorten the schedule to this many iterations')
     parser.add_argument('--jobs', type=int, default=1, help='runs at a time')
@@ -167,11 +191,43 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
     parser.add_argument('--plot', help='write the mean training-loss curves to this image')
-    return parser.parse_args()
+    parser.add_argument('--compare', nargs='+', metavar='LABEL=RUN_DIR',
+                        help='read finished runs instead of training: RUN_DIR = '
+                        'OUT_DIR/<config> of a sweep')
+    args = parser.parse_args()
+    if bool(args.configs) == bool(args.compare):
+        parser.error('give config files to train, or --compare LABEL=RUN_DIR ... to read '
+                     'finished runs (not both)')
+    for entry in args.compare or []:
+        if '=' not in entry:
+            parser.error(f'--compare {entry!r}: expected LABEL=RUN_DIR')
+    return args
+
+
+def compare(entries: Sequence[str], plot: Optional[str]) -> None:
+    """Table (and plot) of finished settings given as LABEL=RUN_DIR."""
+    curves = {}
+    print('| setting | mIoU mean ± spread | per seed |')
+    print('|---|---|---|')
+    for entry in entries:
+        label, run_dir = entry.split('=', 1)
+        summary, runs, seeds = read_setting(run_dir)
+        curves[label] = runs
+        per_seed = ' / '.join(f'{v:.2f}' for v in summary.values)
+        print(f'| {label} | {summary.mean:.2f} ± {summary.spread:.2f} | {per_seed} '
+              f'(seeds {", ".join(seeds)}) |')
+    if plot:
+        plot_curves(curves, plot)
 
 
 def main() -> None:
     args = parse_args()
+    if args.compare:
+        try:
+            compare(args.compare, args.plot)
+        except FileNotFoundError as error:
+            sys.exit(f'toy_sweep.py --compare: {error}')
+        return
     summaries = sweep(args.configs, args.seeds, args.out_dir, iters=args.iters,
                       cfg_options=args.cfg_options, jobs=args.jobs)
     report, curves = {}, {}
