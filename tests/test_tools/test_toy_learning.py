@@ -2,17 +2,19 @@
 
 Trains each toy config for 3 seeds on the toy schedule with
 ``tools/analysis_tools/toy_sweep.py`` and compares its mean mIoU with
-Segmenter's (same seeds). The issue's bar is 0.9x Segmenter's mean. The
-floors below are the documented seed-0 ratios (README, docs/toy_dataset.md
-"Learning parity") less a margin of about 0.1 for seed noise: Shrunk and
-DEPICT-CA cannot reach 0.9x on this task for the measured reasons given there
-(Shrunk's query upsampler attends uniformly on a from-scratch toy ViT;
-DEPICT-CA's class embeddings stay nearly identical in a short schedule), and
-DEPICT-SA / ATM measured 0.89x from one seed. A regression below a floor
-fails. The 2000-iteration schedule is kept (``ITERS = None``) because that is
-where the documented figures were measured; about 30 minutes on 2 idle CPU
-cores (18 runs, 2 at a time): ``pytest -m slow tests/test_tools/test_toy_learning.py``.
-Its summary (printed on failure) is the README's toy column over 3 seeds.
+Segmenter's (same seeds). The issue's bar is 0.9x Segmenter's mean; the
+floors below are the measured 3-seed ratios (docs/toy_dataset.md, "Learning
+parity", and the README's toy column) less a margin for thread-count and
+platform differences, and they assert 0.9x where the measured ratio clears it.
+The two below 0.9x carry their measured reasons there: DEPICT-CA (0.89x) is
+within the noise of Segmenter's seed spread, and its class-embedding collapse
+was ruled out as a cause; Shrunk's query upsampler attends uniformly on a
+from-scratch toy ViT and learns only a position prior (sky above, ground
+below), ``tools/analysis_tools/shrunk_locality.py``. ATM (0.86x) was not
+ablated. A regression below a floor fails. The 2000-iteration schedule is
+kept (``ITERS = None``) because that is where the documented figures were
+measured: 18 runs, about 50 minutes on 2 idle CPU cores (2 at a time):
+``pytest -m slow tests/test_tools/test_toy_learning.py``.
 """
 import importlib.util
 import os.path as osp
@@ -24,13 +26,14 @@ from conftest import REPO
 ITERS = None  # the full toy schedule (2000 iterations)
 SEEDS = (0, 1, 2)
 SEGMENTER = 'configs/segmenter/segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py'
-# config -> floor of (mean mIoU / Segmenter's mean mIoU): documented seed-0 ratio - ~0.1.
+# config -> floor of (mean mIoU / Segmenter's mean mIoU): 0.9, or the measured 3-seed
+# ratio less ~0.05 where it is below 0.9 (the reasons: module docstring).
 MIN_RATIO = {
-    'configs/depict/depict-sa_vit-toy_1xb8-2k_toy-64x64.py': 0.8,  # 0.89 (29.25 / 32.77)
-    'configs/depict/depict-ca_vit-toy_1xb8-2k_toy-64x64.py': 0.55,  # 0.65 with dropout 0.1
-    'configs/segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py': 0.8,  # 0.89 (29.28 / 32.77)
-    'configs/segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py': 0.45,  # 0.52, sky + ground only
-    'configs/repsep/repsep_vit-toy_1xb8-2k_toy-64x64.py': 0.9,  # 1.07 (35.16 / 32.77)
+    'configs/depict/depict-sa_vit-toy_1xb8-2k_toy-64x64.py': 0.9,  # 0.92 (31.49 / 34.40)
+    'configs/depict/depict-ca_vit-toy_1xb8-2k_toy-64x64.py': 0.85,  # 0.89 (30.70 / 34.40)
+    'configs/segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py': 0.8,  # 0.86 (29.72 / 34.40)
+    'configs/segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py': 0.45,  # 0.49 (17.00 / 34.40), sky + ground only
+    'configs/repsep/repsep_vit-toy_1xb8-2k_toy-64x64.py': 0.9,  # 1.02 (34.95 / 34.40)
 }
 
 

@@ -47,20 +47,24 @@ def test_summary_and_loss_curve_from_scalars(tmp_path):
     summary = tool.summarise([30.0, 33.0, 31.5])
     assert summary.mean == pytest.approx(31.5) and summary.spread == pytest.approx(1.5)
     assert tool.final_miou(tool.read_scalars(str(tmp_path / 'missing'))) is None
+    # An intermediate validation is not a final one.
+    assert tool.final_miou(records, at_step=20) == 31.5
+    assert tool.final_miou(records, at_step=40) is None
 
 
 def test_cli_reads_finished_runs_and_writes_table_summary_and_plot(tmp_path):
-    # Finished runs are read, not retrained: the sweep resumes and this test needs no training.
+    # Finished runs (validated at the config's last iteration, 2000) are read, not
+    # retrained: the sweep resumes and this test needs no training.
     name = osp.splitext(osp.basename(TOY_CONFIG))[0]
     for seed, miou in ((0, 30.0), (1, 34.0)):
-        fake_run(str(tmp_path / name / f'seed{seed}'), [(10, 3.0 + seed), (20, 2.0)], miou)
+        fake_run(str(tmp_path / name / f'seed{seed}'), [(10, 3.0 + seed), (2000, 2.0)], miou)
     plot = tmp_path / 'curves.png'
     out = run_tool([PYTHON, TOOL, TOY_CONFIG, '--seeds', '0', '1', '--out-dir', str(tmp_path),
                     '--plot', str(plot)]).stdout
     assert f'| {name} | 32.00 ± 2.00 | 30.00 / 34.00 |' in out
     with open(tmp_path / 'summary.json') as f:
         summary = json.load(f)[name]
-    assert summary['mean'] == 32.0 and summary['loss'][1] == [[10, 4.0], [20, 2.0]]
+    assert summary['mean'] == 32.0 and summary['loss'][1] == [[10, 4.0], [2000, 2.0]]
     assert plot.stat().st_size > 1000
 
 
@@ -70,6 +74,11 @@ def test_compare_reads_settings_from_different_sweeps(tmp_path):
             fake_run(str(tmp_path / setting / 'cfg' / f'seed{seed}'),
                      [(10, 3.0), (20, 1.0 + seed)], miou)
     os.makedirs(tmp_path / 'lr10' / 'cfg' / 'seed3')  # an unfinished run is left out
+    # ... and so is one stopped after an intermediate validation (its dumped
+    # config says 40 iterations; it validated at 20).
+    fake_run(str(tmp_path / 'lr10' / 'cfg' / 'seed4'), [(10, 3.0), (20, 2.0)], 99.0)
+    with open(tmp_path / 'lr10' / 'cfg' / 'seed4' / 'cfg.py', 'w') as f:
+        f.write('train_cfg = dict(type="IterBasedTrainLoop", max_iters=40, val_interval=20)\n')
     plot = tmp_path / 'compare.png'
     out = run_tool([PYTHON, TOOL, '--compare', f'shared={tmp_path / "shared" / "cfg"}',
                     f'head lr x10={tmp_path / "lr10" / "cfg"}', '--plot', str(plot)]).stdout

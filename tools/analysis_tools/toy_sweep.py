@@ -80,10 +80,24 @@ def read_scalars(work_dir: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def final_miou(records: Sequence[dict]) -> Optional[float]:
-    """The last validation mIoU in ``records`` (None if there is none)."""
-    values = [r['mIoU'] for r in records if 'mIoU' in r]
-    return values[-1] if values else None
+def final_miou(records: Sequence[dict], at_step: Optional[int] = None) -> Optional[float]:
+    """The last validation mIoU in ``records`` (None if there is none).
+
+    With ``at_step`` only a validation at that iteration counts: a run stopped
+    after an intermediate validation is not finished.
+    """
+    values = [r for r in records if 'mIoU' in r]
+    if not values or (at_step is not None and values[-1].get('step') != at_step):
+        return None
+    return values[-1]['mIoU']
+
+
+def max_iters(config: str, options: Optional[dict] = None) -> Optional[int]:
+    """``train_cfg.max_iters`` of CONFIG after ``options`` (None if not iteration-based)."""
+    cfg = Config.fromfile(config)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg.train_cfg.get('max_iters')
 
 
 def loss_curve(records: Sequence[dict], key: str = 'loss') -> list[tuple[int, float]]:
@@ -98,12 +112,13 @@ def summarise(values: Sequence[float]) -> Summary:
 def train_seed(config: str, seed: int, work_dir: str, *, iters: Optional[int] = None,
                cfg_options: Optional[dict] = None, python: str = sys.executable) -> float:
     """Trains CONFIG with ``randomness.seed=seed`` (unless already done) -> final mIoU."""
-    done = final_miou(read_scalars(work_dir))
-    if done is not None:
-        return done
     options = dict(shortened_options(config, iters)) if iters else {}
     options['randomness.seed'] = seed
     options.update(cfg_options or {})
+    last = max_iters(config, options)
+    done = final_miou(read_scalars(work_dir), at_step=last)
+    if done is not None:
+        return done
     command = [python, osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir,
                '--cfg-options'] + [f'{key}={value}' for key, value in options.items()]
     os.makedirs(work_dir, exist_ok=True)
@@ -115,7 +130,7 @@ def train_seed(config: str, seed: int, work_dir: str, *, iters: Optional[int] = 
     if result.returncode != 0:
         raise RuntimeError(f'training {config} (seed {seed}) failed with exit code '
                            f'{result.returncode}; see {osp.join(work_dir, "train.log")}')
-    miou = final_miou(read_scalars(work_dir))
+    miou = final_miou(read_scalars(work_dir), at_step=last)
     if miou is None:
         raise RuntimeError(f'{work_dir}: training finished without a validation mIoU; '
                            f'does the schedule validate at its last iteration?')
@@ -147,7 +162,10 @@ def read_setting(run_dir: str) -> tuple[Summary, list[list[tuple[int, float]]], 
     seeds, values, curves = [], [], []
     for seed_dir in sorted(glob(osp.join(run_dir, 'seed*'))):
         records = read_scalars(seed_dir)
-        miou = final_miou(records)
+        # mmengine dumps the run's config into its work dir: its length says
+        # whether the last validation is the final one.
+        dumped = glob(osp.join(seed_dir, '*.py'))
+        miou = final_miou(records, at_step=max_iters(dumped[0]) if dumped else None)
         if miou is None:
             continue  # unfinished run
         seeds.append(osp.basename(seed_dir)[len('seed'):])
@@ -165,8 +183,8 @@ def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: str,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False,
-                             sharey=True)
+    # One y axis per panel: the decoders' losses differ in kind (CE, ATM's sum).
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
     for ax, (label, runs) in zip(axes[0], curves.items()):
         for run in runs:
             ax.plot(*zip(*run), alpha=0.35, linewidth=0.8)
