@@ -1,7 +1,10 @@
 """End to end: tools/train.py and tools/test.py on the toy config.
 
-Every run is a real subprocess, as a user would start it, on a 16-image toy
-dataset for a handful of iterations.
+Every run is the command line a user would start, on a 16-image toy dataset
+for a handful of iterations: in a forked child of the test process
+(``run_tool(fork=True)``, see conftest.py; the same argv, exit status and
+output without re-importing torch and mmseg, ~9 s a run on CI), except where
+the new interpreter is the point (dist_train.sh, mmseg's own train tool).
 """
 import glob
 import os
@@ -32,7 +35,7 @@ def trained(tmp_path_factory, tiny_toy_root):
     """A toy run of 4 iterations: work dir and checkpoint."""
     work_dir = str(tmp_path_factory.mktemp('train'))
     proc = run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', work_dir, '--cfg-options',
-                     *fast_cfg_options(tiny_toy_root, iters=4)])
+                     *fast_cfg_options(tiny_toy_root, iters=4)], fork=True)
     return work_dir, osp.join(work_dir, 'iter_4.pth'), proc.stdout + proc.stderr
 
 
@@ -54,7 +57,7 @@ def _has_tensorboard() -> bool:
 def test_test_prints_per_class_table_and_miou(trained, tiny_toy_root, tmp_path):
     _, ckpt, _ = trained
     proc = run_tool([PYTHON, TEST, TOY_CONFIG, ckpt, '--work-dir', str(tmp_path),
-                     '--cfg-options', *fast_cfg_options(tiny_toy_root)])
+                     '--cfg-options', *fast_cfg_options(tiny_toy_root)], fork=True)
     out = proc.stdout + proc.stderr
     assert 'per class results' in out and '| balloon |' in out
     assert re.search(r'aAcc: [0-9.]+\s+mIoU: [0-9.]+\s+mAcc: [0-9.]+', out)
@@ -63,7 +66,7 @@ def test_test_prints_per_class_table_and_miou(trained, tiny_toy_root, tmp_path):
 def test_test_with_tta_prints_multiscale_miou(trained, tiny_toy_root, tmp_path):
     _, ckpt, _ = trained
     proc = run_tool([PYTHON, TEST, TOY_CONFIG, ckpt, '--tta', '--work-dir', str(tmp_path),
-                     '--cfg-options', *fast_cfg_options(tiny_toy_root)])
+                     '--cfg-options', *fast_cfg_options(tiny_toy_root)], fork=True)
     assert re.search(r'mIoU: [0-9.]+', proc.stdout + proc.stderr)
 
 
@@ -79,13 +82,14 @@ def test_resume_continues_from_saved_iteration(tiny_toy_root, tmp_path):
     opts = fast_cfg_options(tiny_toy_root, iters=4) + ['default_hooks.checkpoint.interval=2',
                                                        'default_hooks.checkpoint.max_keep_ckpts=5',
                                                        'train_cfg.val_interval=100']
-    run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', work_dir, '--cfg-options', *opts])
+    run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', work_dir, '--cfg-options', *opts],
+             fork=True)
     assert _adamw_step(osp.join(work_dir, 'iter_4.pth')) == 4
 
     # Bare --resume: the latest checkpoint (iter 4); 2 more iterations to reach 6.
     longer = opts + ['train_cfg.max_iters=6']
     proc = run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', work_dir, '--resume',
-                     '--cfg-options', *longer])
+                     '--cfg-options', *longer], fork=True)
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 0, iter: 4' in log
     assert 'Iter(train) [5/6]' in log and 'Iter(train) [1/6]' not in log
@@ -97,7 +101,8 @@ def test_resume_continues_from_saved_iteration(tiny_toy_root, tmp_path):
 
     # --resume PATH: that checkpoint, here iteration 2.
     proc = run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', str(tmp_path / 'other'),
-                     '--resume', osp.join(work_dir, 'iter_2.pth'), '--cfg-options', *opts])
+                     '--resume', osp.join(work_dir, 'iter_2.pth'), '--cfg-options', *opts],
+                    fork=True)
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/4]' in log
 
@@ -128,7 +133,7 @@ def test_mmseg_own_train_tool_sees_depict(tiny_toy_root, tmp_path):
 
 
 def _fails_with(args, *patterns):
-    proc = run_tool(args, check=False)
+    proc = run_tool(args, check=False, fork=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     for pattern in patterns:
@@ -180,7 +185,7 @@ def test_label_out_of_range_is_named(tiny_toy_root, tmp_path):
 def test_amp_training_runs_on_cpu(tiny_toy_root, tmp_path):
     """--amp picks bf16 autocast where mmengine's AmpOptimWrapper needs a GPU."""
     proc = run_tool([PYTHON, TRAIN, TOY_CONFIG, '--amp', '--work-dir', str(tmp_path),
-                     '--cfg-options', *fast_cfg_options(tiny_toy_root, iters=2)])
+                     '--cfg-options', *fast_cfg_options(tiny_toy_root, iters=2)], fork=True)
     log = proc.stdout + proc.stderr
     expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'AutocastOptimWrapper'
     assert expected in log
