@@ -1,6 +1,7 @@
 """End-to-end tests of the analysis tools on a toy checkpoint trained in the session.
 
-Every tool runs as a user runs it (a subprocess on the Segmenter toy config);
+Every tool runs as a user runs it (its command line on the Segmenter toy config,
+in a forked child of the test process: ``run_tool(fork=True)``, see conftest.py);
 the tools only use the model through mmseg's generic interfaces
 (``test_step``, the test loop and evaluators, ``MMSegInferencer``), so they
 work for every decode head.
@@ -40,7 +41,7 @@ def toy_run(tmp_path_factory, tiny_toy_root) -> dict:
     validated at the end on the val set (the toy config's test set too)."""
     work_dir = str(tmp_path_factory.mktemp('toy_run'))
     run_tool([PYTHON, 'tools/train.py', TOY_CONFIG, '--work-dir', work_dir,
-              '--cfg-options', *fast_cfg_options(tiny_toy_root, ITERS)])
+              '--cfg-options', *fast_cfg_options(tiny_toy_root, ITERS)], fork=True)
     checkpoint = osp.join(work_dir, f'iter_{ITERS}.pth')
     assert osp.isfile(checkpoint)
     scalars = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))[0]
@@ -68,7 +69,7 @@ def test_confusion_matrix_from_checkpoint_and_predictions(tmp_path, toy_run):
     proc = run_tool([PYTHON, 'tools/analysis_tools/confusion_matrix.py', TOY_CONFIG,
                      toy_run['checkpoint'], '--out', from_ckpt, '--work-dir', str(tmp_path / 'w'),
                      '--cfg-options', *_test_options(toy_run['data_root']),
-                     f'test_evaluator.output_dir={preds}'])
+                     f'test_evaluator.output_dir={preds}'], fork=True)
     assert 'most confused' in proc.stdout
     record = json.loads(open(osp.join(from_ckpt, 'confusion_matrix.json')).read())
     assert len(record['classes']) == 8 and np.array(record['counts']).shape == (8, 8)
@@ -99,7 +100,7 @@ def test_robustness(tmp_path, toy_run):
     proc = run_tool([PYTHON, 'tools/analysis_tools/robustness.py', TOY_CONFIG,
                      toy_run['checkpoint'], '--corruptions', 'glass_blur', 'gaussian_noise',
                      '--severities', '1', '5', '--out', out, '--work-dir', str(tmp_path / 'w'),
-                     '--cfg-options', *_test_options(toy_run['data_root'])])
+                     '--cfg-options', *_test_options(toy_run['data_root'])], fork=True)
     record = json.load(open(osp.join(out, 'robustness.json')))
     assert set(record['results']) == {'glass_blur', 'gaussian_noise'}
     assert set(record['results']['glass_blur']) == {'1', '5'}
@@ -118,7 +119,7 @@ def test_benchmark(tmp_path, toy_run):
     # Odd, non-square input larger than the 64 px slide window: several crops.
     proc = run_tool([PYTHON, 'tools/analysis_tools/benchmark.py', TOY_CONFIG,
                      toy_run['checkpoint'], '--shape', '67', '90', '--repeat', '3',
-                     '--warmup', '1', '--device', 'cpu', '--out', out])
+                     '--warmup', '1', '--device', 'cpu', '--out', out], fork=True)
     result = json.load(open(out))
     assert result['fps'] > 0 and result['shape'] == [67, 90] and result['test_mode'] == 'slide'
     assert result['peak_memory_mb'] > 0 and result['weights_mb'] > 0
@@ -132,7 +133,8 @@ def test_infer(tmp_path, toy_run):
     images = sorted(glob.glob(osp.join(toy_run['data_root'], 'images', 'validation', '*.jpg')))
     out = str(tmp_path / 'infer')
     run_tool([PYTHON, 'tools/infer.py', TOY_CONFIG, toy_run['checkpoint'], images[0],
-              osp.dirname(images[0]), '--out', out, '--save-labels', '--display-size', '0'])
+              osp.dirname(images[0]), '--out', out, '--save-labels', '--display-size', '0'],
+             fork=True)
     from depict.datasets import TOY_CLASSES  # noqa: F401  (palette check below)
     from depict.datasets.toy_generator import TOY_PALETTE
     for path in images:

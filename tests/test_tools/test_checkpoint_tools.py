@@ -35,8 +35,10 @@ def served(tmp_path_factory):
     assert not osp.exists(marker), 'a hostile checkpoint ran code'
 
 
-def _refused(args, tmp_path, *patterns):
-    proc = run_tool(args, check=False, env={'TORCH_HOME': str(tmp_path / 'torch_home')})
+def _refused(args, tmp_path, *patterns, fork=True):
+    # fork: see run_tool; the tools import depict before loading any checkpoint.
+    proc = run_tool(args, check=False, env={'TORCH_HOME': str(tmp_path / 'torch_home')},
+                    fork=fork)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     for pattern in patterns:
@@ -75,7 +77,7 @@ def test_converter_refuses_a_hostile_file(tmp_path):
     marker = str(tmp_path / 'code_ran')
     src = write_hostile_checkpoint(str(tmp_path / 'vit.pth'), marker, fmt='legacy')
     _refused([PYTHON, VIT2MMSEG, src, str(tmp_path / 'out.pth')], tmp_path,
-             'UnsafeCheckpointError', SYSTEM_GLOBAL)
+             'UnsafeCheckpointError', SYSTEM_GLOBAL, fork=False)  # a fresh interpreter
     assert not osp.exists(marker) and not osp.exists(tmp_path / 'out.pth')
 
 
@@ -134,7 +136,7 @@ def test_checkpoints_we_write_load_in_plain_torch(tiny_toy_root, tmp_path):
     """No allow-list needed: a fresh interpreter without depict reads them."""
     work_dir = str(tmp_path / 'w')
     run_tool([PYTHON, TRAIN, TOY_CONFIG, '--work-dir', work_dir, '--cfg-options',
-              *fast_cfg_options(tiny_toy_root, iters=1)])
+              *fast_cfg_options(tiny_toy_root, iters=1)], fork=True)
     assert open(osp.join(work_dir, 'last_checkpoint')).read() == 'iter_1.pth'
     code = ('import sys, torch; c = torch.load(sys.argv[1], weights_only=True); '
             "assert 'depict' not in sys.modules and 'mmengine' not in sys.modules; "

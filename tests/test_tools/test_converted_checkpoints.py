@@ -53,6 +53,7 @@ def test_converted_checkpoint_runs_in_test_tool(name, tiny_toy_root, tmp_path):
     options = [f'test_dataloader.dataset.data_root={tiny_toy_root}',
                'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
     proc = run_tool([PYTHON, osp.join('tools', 'test.py'), str(config), str(ckpt),
-                     '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options])
+                     '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options],
+                    fork=True)
     assert proc.returncode == 0
     assert 'mIoU' in proc.stdout + proc.stderr

@@ -60,10 +60,10 @@ def test_custom_dataset_doc_end_to_end(tmp_path):
             'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
     work_dir = str(tmp_path / 'work')
     run_tool([PYTHON, osp.join(REPO, 'tools', 'train.py'), str(config_path), '--work-dir',
-              work_dir, '--cfg-options', *fast], cwd=str(tmp_path))
+              work_dir, '--cfg-options', *fast], cwd=str(tmp_path), fork=True)
     proc = run_tool([PYTHON, osp.join(REPO, 'tools', 'test.py'), str(config_path),
                      osp.join(work_dir, 'iter_4.pth'), '--work-dir', work_dir,
-                     '--cfg-options', *fast[4:]], cwd=str(tmp_path))
+                     '--cfg-options', *fast[4:]], cwd=str(tmp_path), fork=True)
     out = proc.stdout + proc.stderr
     # The per-class table names the custom classes, and an mIoU is reported.
     for name in CLASSES:

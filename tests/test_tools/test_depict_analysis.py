@@ -82,7 +82,7 @@ def tiny_checkpoints(tiny_toy_root, tmp_path_factory):
     from mmengine.registry import init_default_scope
     work = tmp_path_factory.mktemp('analysis_ckpts')
     run_tool([PYTHON, TRAIN, CONFIGS['ca'], '--work-dir', str(work / 'ca'), '--cfg-options',
-              *fast_cfg_options(tiny_toy_root, iters=3)])
+              *fast_cfg_options(tiny_toy_root, iters=3)], fork=True)
     init_default_scope('mmseg')
     model = MODELS.build(Config.fromfile(CONFIGS['sa']).model)
     model.init_weights()
@@ -98,7 +98,7 @@ def test_end_to_end_on_tiny_checkpoints(tiny_checkpoints, tiny_toy_root, tmp_pat
         PYTHON, TOOL, CONFIGS['sa'], tiny_checkpoints['sa'], '--out', str(out),
         '--compare', CONFIGS['ca'], tiny_checkpoints['ca'], '--labels', 'SA', 'CA',
         '--eps', '0.5', '1.0', '--sigmas', '0', '0.05', '--noise-repeats', '1',
-        '--max-images', '2', '--cfg-options', *data_opts])
+        '--max-images', '2', '--cfg-options', *data_opts], fork=True)
     assert 'wrote' in proc.stdout
     for name in ('orthogonality.png', 'class_gram.png', 'coding_rate.png',
                  'noise_robustness.png'):

@@ -142,7 +142,7 @@ def test_refuses_pickled_objects(tmp_path):
 def test_tool_writes_loadable_checkpoint(tmp_path):
     dst = tmp_path / 'converted.pth'
     proc = run_tool([PYTHON, 'tools/model_converters/segmenter2mmseg.py',
-                     osp.join(DATA, 'depict-sa', 'checkpoint.pth'), str(dst)])
+                     osp.join(DATA, 'depict-sa', 'checkpoint.pth'), str(dst)], fork=True)
     assert 'depict-sa' in proc.stdout and 'window 48, stride 16' in proc.stdout
     assert 'model.test_cfg.pad_to_patch=8' in proc.stdout
     out = torch.load(dst, weights_only=True)
@@ -152,7 +152,7 @@ def test_tool_writes_loadable_checkpoint(tmp_path):
         'd_model: 16', 'd_model: 1024'))
     proc = run_tool([PYTHON, 'tools/model_converters/segmenter2mmseg.py',
                      osp.join(DATA, 'depict-sa', 'checkpoint.pth'), str(dst), '--variant',
-                     str(bad)], check=False)
+                     str(bad)], check=False, fork=True)
     assert proc.returncode != 0 and 'net_kwargs.d_model = 1024' in proc.stderr
 
 
