@@ -98,14 +98,14 @@ def train_then_test(name, data_root, work, tta_only):
     config = osp.join(CONFIG_DIR, name)
     # Training runs validation (ss, slide windows) at its last iteration.
     train = run_tool([PYTHON, 'tools/train.py', config, '--work-dir', osp.join(work, 'train'),
-                      '--cfg-options', *fast_cfg_options(data_root, iters=2)])
+                      '--cfg-options', *fast_cfg_options(data_root, iters=2)], fork=True)
     assert len(logged_mious(train.stdout + train.stderr)) == 1  # one validation, at iteration 2
     checkpoint = osp.join(work, 'train', 'iter_2.pth')
     assert osp.isfile(checkpoint)
     for extra in ([['--tta']] if tta_only else [[], ['--tta']]):
         out = run_tool([PYTHON, 'tools/test.py', config, checkpoint, '--work-dir',
                         osp.join(work, f'test{len(extra)}'), *extra, '--cfg-options',
-                        *fast_cfg_options(data_root)])
+                        *fast_cfg_options(data_root)], fork=True)
         assert len(logged_mious(out.stdout + out.stderr)) == 1
 
 

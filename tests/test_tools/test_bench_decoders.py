@@ -11,7 +11,7 @@ def test_bench_decoders_small_run(tmp_path):
     out = str(tmp_path / 'bench.json')
     proc = run_tool([PYTHON, TOOL, '--width', '768', '--shape', '64', '96', '--classes', '10',
                      '--batch', '1', '--repeat', '2', '--warmup', '1', '--decoders',
-                     'segmenter', 'depict-sa', 'atm', '--out', out])
+                     'segmenter', 'depict-sa', 'atm', '--out', out], fork=True)
     assert 'matmul' in proc.stdout and 'depict-sa' in proc.stdout
     with open(out) as f:
         report = json.load(f)

@@ -52,7 +52,7 @@ def test_bench_models_tiny_vit(tmp_path):
     out = str(tmp_path / 'bench.json')
     # A generous timeout: about a minute of CPU, slower on a loaded machine.
     proc = run_tool([PYTHON, TOOL, '--configs', 'depict-sa', 'repsep', *TINY, '--out', out],
-                    timeout=1800)
+                    timeout=1800, fork=True)
     assert 'fused' in proc.stdout and 'loss rel diff' in proc.stdout
     report = load(out)
     results = {r['config']: r for r in report['results']}
@@ -74,7 +74,7 @@ def test_bench_models_sequential_with_profile(tmp_path):
     """One variant at a time, train step only, CPU-time clock, with the operator tables."""
     out = str(tmp_path / 'bench.json')
     run_tool([PYTHON, TOOL, '--configs', 'depict-sa', *TINY, '--modes', 'train', '--sequential',
-              '--profile', '5', '--clock', 'cpu', '--out', out])
+              '--profile', '5', '--clock', 'cpu', '--out', out], fork=True)
     report = load(out)
     assert report['meta']['clock'] == 'cpu' and not report['meta']['interleaved']
     result = report['results'][0]
@@ -85,7 +85,7 @@ def test_bench_models_sequential_with_profile(tmp_path):
 
 
 def test_bench_models_rejects_unknown_config(tmp_path):
-    proc = run_tool([PYTHON, TOOL, '--configs', 'no-such-decoder'], check=False)
+    proc = run_tool([PYTHON, TOOL, '--configs', 'no-such-decoder'], check=False, fork=True)
     assert proc.returncode != 0
     assert 'neither a config file nor one of' in proc.stderr
 

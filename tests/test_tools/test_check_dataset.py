@@ -131,12 +131,13 @@ def test_command_line_exit_codes(prepared, tmp_path, capsys):
     assert tool.main([osp.join(BASES, 'cityscapes_768x768.py'), '--split', 'train',
                       '--data-root', prepared['cityscapes']]) == 0
     assert 'OK: 0 error(s), 1 warning(s)' in capsys.readouterr().out
-    # One real command line (a second interpreter costs seconds on a busy machine).
+    # One real command line (in a forked child, run_tool(fork=True): a second
+    # interpreter costs seconds on a busy machine).
     root = _damaged(prepared, tmp_path, 'cityscapes')
     for path in glob.glob(osp.join(root, 'gtFine', 'train', '*', '*_labelTrainIds.png')):
         os.remove(path)
     bad = run_tool([PYTHON, TOOL, osp.join(BASES, 'cityscapes_768x768.py'), '--split', 'train',
                     '--cfg-options', f'train_dataloader.dataset.data_root={root}',
-                    '--max-images', '2'], check=False)
+                    '--max-images', '2'], check=False, fork=True)
     assert bad.returncode == 1 and 'FAILED' in bad.stdout
     assert 'label maps are missing' in bad.stdout

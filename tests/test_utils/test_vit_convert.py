@@ -314,7 +314,7 @@ def test_converter_tool(tmp_path):
     _to_vit_jax_npz(timm_model, src)
     dst = str(tmp_path / 'out' / 'vit_mmseg.pth')
     proc = run_tool([PYTHON, 'tools/model_converters/vit2mmseg.py', src, dst,
-                     '--img-size', '40', '56'])
+                     '--img-size', '40', '56'], fork=True)
     assert '[4, 4] -> [5, 7]' in proc.stdout and '"patch_bias": true' in proc.stdout
     ckpt = torch.load(dst, weights_only=True)
     assert ckpt['meta']['img_size'] == [40, 56] and ckpt['meta']['source'] == 'vit.npz'
