@@ -17,7 +17,7 @@ def test_bench_pipeline_tiny_images(tmp_path):
         config='depict-sa', variants=dict(fused=dict(train=dict(median_ms=400.0))))])))
     proc = run_tool([PYTHON, TOOL, CONFIG, '--image-size', '64', '48', '--num-images', '3',
                      '--iters', '4', '--warmup', '1', '--gpus', '8', '--bench-json', str(bench),
-                     '--out', out])
+                     '--out', out], fork=True)
     assert 'images/s per worker' in proc.stdout
     with open(out) as f:
         result = json.load(f)

@@ -9,7 +9,7 @@ CONFIG = osp.join(REPO, 'configs', 'depict', 'depict-sa_vit-toy_1xb8-2k_toy-64x6
 
 
 def test_count_params_on_toy_config():
-    out = run_tool([PYTHON, TOOL, CONFIG]).stdout
+    out = run_tool([PYTHON, TOOL, CONFIG], fork=True).stdout
     counts = {m.group(1): int(m.group(2).replace(',', ''))
               for m in re.finditer(r'^(\w+)\s+([\d,]+)\s+\(', out, re.M)}
     assert counts['model'] == counts['backbone'] + counts['decode_head']

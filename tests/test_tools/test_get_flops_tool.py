@@ -27,7 +27,7 @@ def _rows(out: str) -> dict[str, tuple[float, float]]:
 
 
 def test_get_flops_tool_reports_whole_model_and_decoder():
-    out = run_tool([PYTHON, TOOL, CONFIG, '--shape', '48', '80'], timeout=300).stdout
+    out = run_tool([PYTHON, TOOL, CONFIG, '--shape', '48', '80'], timeout=300, fork=True).stdout
     assert 'input 1x3x48x80' in out
     rows = _rows(out)
     assert set(rows) == {'whole model', 'backbone', 'decoder'}

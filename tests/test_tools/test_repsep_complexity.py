@@ -12,7 +12,7 @@ TOY = osp.join(REPO, 'configs', 'repsep', 'repsep_vit-toy_1xb8-2k_toy-64x64.py')
 def test_complexity_tool_counts_components_and_the_aux_branch(tmp_path):
     out = tmp_path / 'cx.json'
     proc = run_tool([PYTHON, 'tools/analysis_tools/repsep_complexity.py', TOY,
-                     '--shape', '32', '48', '--json', str(out)])
+                     '--shape', '32', '48', '--json', str(out)], fork=True)
     assert 'training graph' in proc.stdout
     result = json.loads(out.read_text())
     params, flops = result['params'], result['flops']

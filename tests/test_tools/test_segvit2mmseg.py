@@ -83,7 +83,7 @@ def test_unknown_and_missing_keys_are_listed():
 def test_tool(tmp_path):
     dst = tmp_path / 'atm.pth'
     proc = run_tool([PYTHON, 'tools/model_converters/segvit2mmseg.py',
-                     osp.join(DATA, 'checkpoint.pth'), str(dst)])
+                     osp.join(DATA, 'checkpoint.pth'), str(dst)], fork=True)
     assert 'segvit-atm' in proc.stdout
     assert set(torch.load(dst, weights_only=True)) == {'state_dict', 'meta'}
 

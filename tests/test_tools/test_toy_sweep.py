@@ -60,7 +60,7 @@ def test_cli_reads_finished_runs_and_writes_table_summary_and_plot(tmp_path):
         fake_run(str(tmp_path / name / f'seed{seed}'), [(10, 3.0 + seed), (2000, 2.0)], miou)
     plot = tmp_path / 'curves.png'
     out = run_tool([PYTHON, TOOL, TOY_CONFIG, '--seeds', '0', '1', '--out-dir', str(tmp_path),
-                    '--plot', str(plot)]).stdout
+                    '--plot', str(plot)], fork=True).stdout
     assert f'| {name} | 32.00 ± 2.00 | 30.00 / 34.00 |' in out
     with open(tmp_path / 'summary.json') as f:
         summary = json.load(f)[name]
