@@ -16,7 +16,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from torch.overrides import TorchFunctionMode
 
-from conftest import REPO
+from conftest import REPO, parsed_config
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
@@ -98,7 +98,7 @@ def test_configs_exist():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO, 'configs')))
 def test_config_builds(path):
-    cfg = Config.fromfile(path)
+    cfg = parsed_config(path)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     assert cfg.custom_imports['imports'] == ['depict']
     cfg.model.pretrained = None

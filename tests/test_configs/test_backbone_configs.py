@@ -14,6 +14,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from conftest import parsed_config
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'backbones', '*.py'))
                  + glob.glob(osp.join(REPO, 'configs', 'coco_stuff', '*.py')))
@@ -93,7 +95,7 @@ def test_config_says_whose_it_is_and_runs_at_toy_size(path):
     name = osp.basename(path)
     official = 'official' in text.lower()
     assert official or 'OUR configuration' in text or 'our choice' in text.lower()
-    cfg = Config.fromfile(path)
+    cfg = parsed_config(path)
     dataset = next(k for k in sorted(CLASSES, key=len, reverse=True) if f'_{k}-' in name)
     classes = CLASSES[dataset]
     assert cfg.model.decode_head.num_classes == classes
@@ -152,7 +154,7 @@ def test_backbone_swaps_are_one_line(path):
     extra = ours[len(theirs):]  # BEiT-L on PASCAL Context: BEiT-L's layer decay only
     assert extra == ([] if 'beit-l16' not in name else
                      ['optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95))'])
-    cfg, base = Config.fromfile(path), Config.fromfile(reference)
+    cfg, base = parsed_config(path), parsed_config(reference)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'tta_pipeline',
                 'param_scheduler', 'train_cfg', 'protocols') + (('optim_wrapper', ) if not extra
                                                                 else ()):

@@ -5,14 +5,13 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmseg.models.backbones import VisionTransformer
 from mmseg.registry import MODELS
 from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from timm.models.vision_transformer import _load_weights as timm_load_npz
 
-from conftest import PYTHON, REPO, run_tool
+from conftest import PYTHON, REPO, parsed_config, run_tool
 from depict.utils.vit_convert import (convert_vit_checkpoint, npz_to_timm, resize_pos_embed,
                                       timm_to_mmseg)
 
@@ -275,7 +274,7 @@ def _configs_with_pretrained_vits():
     for path in sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)):
         if '_base_' in path:
             continue
-        cfg = Config.fromfile(path)
+        cfg = parsed_config(path)  # parsed once per session (test_all_configs.py too)
         # Only ViT backbones take vit_convert's checkpoints (not BEiT, Swin: docs/backbones.md).
         if cfg.model.backbone.get('type') not in _VIT_TYPES:
             continue
