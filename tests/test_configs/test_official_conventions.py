@@ -4,7 +4,8 @@ import glob
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
+
+from conftest import parsed_config
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 PAPER = sorted(p for family in ('segmenter', 'depict')
@@ -20,7 +21,7 @@ def test_every_segmenter_and_depict_paper_config_is_covered():
 
 @pytest.mark.parametrize('path', PAPER, ids=osp.basename)
 def test_paper_configs_use_the_official_conventions(path):
-    model = Config.fromfile(path).model
+    model = parsed_config(path).model
     assert model.backbone.norm_cfg.eps == 1e-5
     assert model.backbone.interpolate_mode == 'bilinear'
     window = tuple(model.test_cfg.crop_size)
@@ -31,7 +32,7 @@ def test_paper_configs_use_the_official_conventions(path):
 
 @pytest.mark.parametrize('path', OTHERS, ids=osp.basename)
 def test_other_configs_keep_mmseg_conventions(path):
-    model = Config.fromfile(path).model
+    model = parsed_config(path).model
     assert model.backbone.get('norm_cfg', {}).get('eps', 1e-6) == 1e-6
     assert model.backbone.get('interpolate_mode', 'bicubic') == 'bicubic'
     assert not model.test_cfg.get('pad_to_patch')

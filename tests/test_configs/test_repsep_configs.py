@@ -5,12 +5,12 @@ import re
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, MODELS
 
-from conftest import PYTHON, REPO, TOY_CONFIG, fast_cfg_options, logged_mious, run_tool
+from conftest import (PYTHON, REPO, TOY_CONFIG, fast_cfg_options, logged_mious, parsed_config,
+                      run_tool)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'repsep')
 TOY = osp.join(CONFIG_DIR, 'repsep_vit-toy_1xb8-2k_toy-64x64.py')
@@ -32,7 +32,7 @@ def _mmseg_scope():
 
 def build(path: str, seed: int = 0):
     torch.manual_seed(seed)
-    model = MODELS.build(Config.fromfile(path).model)
+    model = MODELS.build(parsed_config(path).model)
     model.init_weights()
     return model
 
@@ -53,7 +53,7 @@ def test_four_cumulative_ablations_differ_in_one_line_each():
         assert len(a) == len(b)
         assert sum(x != y for x, y in zip(a, b)) == 1, (before, after)
     # The last ablation is the full toy config.
-    assert Config.fromfile(ABLATIONS[-1]).model == Config.fromfile(TOY).model
+    assert parsed_config(ABLATIONS[-1]).model == parsed_config(TOY).model
 
 
 def test_toy_configs_share_segmenters_bases_except_the_model():
@@ -68,7 +68,7 @@ def test_toy_configs_share_segmenters_bases_except_the_model():
         # The model part: the Segmenter toy model for the baseline, else repsep's.
         expected = 'segmenter-mask' if 'ablation-0' in path else 'repsep'
         assert ours[0] == f'../_base_/models/{expected}_vit-toy.py'
-        cfg, seg = Config.fromfile(path), Config.fromfile(TOY_CONFIG)
+        cfg, seg = parsed_config(path), parsed_config(TOY_CONFIG)
         for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler',
                     'train_cfg', 'randomness'):
             assert cfg[key] == seg[key], (path, key)
@@ -96,7 +96,7 @@ def test_toy_switches_take_effect():
 @pytest.mark.parametrize('name', sorted(FULL))
 def test_full_size_configs_are_consistent(name):
     dataset, num_classes, crop, depth = FULL[name]
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg = parsed_config(osp.join(CONFIG_DIR, name))
     assert cfg.train_dataloader.dataset.type == dataset
     assert len(DATASETS.get(dataset).METAINFO['classes']) == num_classes
     head, backbone = cfg.model.decode_head, cfg.model.backbone
@@ -122,7 +122,7 @@ def test_full_size_configs_are_consistent(name):
 @pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(FULL))
 def test_full_size_configs_build_and_run(name):
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg = parsed_config(osp.join(CONFIG_DIR, name))
     cfg.model.pretrained = None
     model = MODELS.build(cfg.model)
     model.eval()
@@ -136,7 +136,7 @@ def test_toy_train_step_and_val_step_in_process():
     then inference on a non-square image: what the runner does, in-process."""
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    cfg = Config.fromfile(TOY)
+    cfg = parsed_config(TOY)
     model = build(TOY)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
 

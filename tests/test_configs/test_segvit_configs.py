@@ -4,11 +4,10 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from conftest import PYTHON, REPO, fast_cfg_options, logged_mious, run_tool
+from conftest import PYTHON, REPO, fast_cfg_options, logged_mious, parsed_config, run_tool
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segvit')
 FULL = {  # config -> (num_classes, crop, weight decay, iterations, batch per GPU)
@@ -32,7 +31,7 @@ def test_every_segvit_config_is_covered():
 @pytest.mark.parametrize('name', sorted(FULL))
 def test_full_size_recipe_and_head_build(name):
     num_classes, crop, wd, iters, batch = FULL[name]
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg = parsed_config(osp.join(CONFIG_DIR, name))
     optim = cfg.optim_wrapper
     assert optim.optimizer.type == 'AdamW' and optim.optimizer.lr == 2e-5
     assert optim.optimizer.weight_decay == wd
@@ -67,7 +66,7 @@ def test_full_size_recipe_and_head_build(name):
 @pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(FULL))
 def test_full_size_models_build(name):
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg = parsed_config(osp.join(CONFIG_DIR, name))
     cfg.model.pretrained = None
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
@@ -77,7 +76,7 @@ def test_full_size_models_build(name):
 
 @pytest.mark.parametrize('name', TOYS)
 def test_toy_config_differs_from_segmenter_only_in_model_part(name):
-    ours, theirs = Config.fromfile(osp.join(CONFIG_DIR, name)), Config.fromfile(SEGMENTER_TOY)
+    ours, theirs = parsed_config(osp.join(CONFIG_DIR, name)), parsed_config(SEGMENTER_TOY)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper',
                 'param_scheduler', 'train_cfg', 'randomness', 'tta_pipeline', 'tta_model'):
         assert ours[key] == theirs[key], key
