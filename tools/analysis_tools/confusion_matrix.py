@@ -146,7 +146,11 @@ def _report(matrix: np.ndarray, classes, out: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)  # custom_imports registers depict
+    # custom_imports registers depict. load_config, as tools/test.py: without it the
+    # Runner formats the config text with yapf five times, about half of a toy run
+    # (found profiling tests/test_tools/test_analysis_tools.py: 20 of 40 s in yapf).
+    from depict.utils.config import load_config
+    cfg = load_config(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if osp.isdir(args.source):
