@@ -48,9 +48,9 @@ def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
     """Runs a command line (a tool) and returns it; fails with its output.
 
     ``fork=True`` (for ``[PYTHON, 'script.py', ...]`` only) runs the script in a
-    forked copy of the test process (see :func:`_run_forked`): the same command
-    line, exit status and output, without paying the ~5-10 s of importing torch,
-    mmseg and depict again. Tests about imports themselves (what a fresh
+    process forked from a pre-imported interpreter (see :func:`_run_forked`): the
+    same command line, exit status and output, without paying the ~5-10 s of
+    importing torch, mmseg and depict again. Tests about imports themselves (what a fresh
     interpreter registers) must keep the default, a real new interpreter.
     """
     # The interpreter's bin first, so that scripts calling `python` (dist_train.sh)
@@ -60,7 +60,7 @@ def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
     full_env.update(env or {})
     if (fork and hasattr(os, 'fork') and len(args) >= 2 and args[0] == sys.executable
             and args[1].endswith('.py') and not torch.cuda.is_available()):
-        # (With CUDA, a forked child could not initialise it: a real process.)
+        # (With CUDA: a real process, as CUDA does not mix well with fork.)
         proc = _run_forked(args, cwd, full_env, timeout)
     else:
         proc = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True,
@@ -71,95 +71,88 @@ def run_tool(args: list[str], cwd: str = REPO, env: dict | None = None,
     return proc
 
 
+_ZYGOTE: dict = {}
+
+
+def _zygote(env: dict) -> subprocess.Popen:
+    """The session's tests/tool_zygote.py (started on first use)."""
+    proc = _ZYGOTE.get('proc')
+    if proc is None or proc.poll() is not None:
+        import atexit
+        script = osp.join(osp.dirname(osp.abspath(__file__)), 'tool_zygote.py')
+        proc = subprocess.Popen([sys.executable, script], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                cwd=REPO, text=True)
+        _ZYGOTE.update(proc=proc, buffer=bytearray())
+        atexit.register(_stop_zygote, proc)
+    return proc
+
+
+def _stop_zygote(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.stdin.close()  # its loop ends
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _zygote_answer(proc: subprocess.Popen, deadline) -> dict | None:
+    """The zygote's next answer line; None if the deadline passes first."""
+    import json
+    import select
+    import time
+    buffer = _ZYGOTE.setdefault('buffer', bytearray())
+    fd = proc.stdout.fileno()
+    while b'\n' not in buffer:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not select.select([fd], [], [], wait)[0]:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise RuntimeError('tests/tool_zygote.py exited')
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b'\n')
+    buffer[:] = rest
+    return json.loads(line)
+
+
 def _run_forked(args: list[str], cwd: str, env: dict,
                 timeout: float) -> subprocess.CompletedProcess:
-    """``python SCRIPT ARGS...`` in a forked child of this (already importing
-    torch, mmseg and depict) process, as the interpreter would run it: ``sys.argv``,
-    ``sys.path[0]``, working directory and environment of the command, the script
-    as ``__main__``, stdout/stderr to their own files, exit status from
-    ``SystemExit`` or 1 with the traceback, atexit handlers and non-daemon threads
-    run at exit. The child uses OMP_NUM_THREADS intra-op threads, as a new
-    interpreter would."""
+    """``python SCRIPT ARGS...`` forked from the session's pre-imported zygote
+    (tests/tool_zygote.py): a new process started as the interpreter would start
+    the script, without importing torch, mmseg and depict again. Not forked from
+    this process: its threads (OpenMP, TensorBoard writers of in-process runs)
+    can leave a forked child hanging on a lock."""
+    import json
     import tempfile
     import time
-    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            code = 1
-            try:
-                code = _forked_main(args, cwd, env, out_f.fileno(), err_f.fileno())
-            finally:
-                os._exit(code)
+    proc = _zygote(env)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = osp.join(tmp, 'out'), osp.join(tmp, 'err')
+        proc.stdin.write(json.dumps(dict(args=list(args), cwd=cwd, env=env, out=out,
+                                         err=err)) + '\n')
+        proc.stdin.flush()
         deadline = time.monotonic() + timeout
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
+        pid = returncode = None
+        while returncode is None:
+            answer = _zygote_answer(proc, deadline)
+            if answer is None:  # timed out: end the child, collect its status
+                if pid is None:
+                    pid = _zygote_answer(proc, None)['pid']
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+                _zygote_answer(proc, None)
                 raise subprocess.TimeoutExpired(args, timeout)
-            time.sleep(0.02)
-        returncode = os.waitstatus_to_exitcode(status)
+            pid = answer.get('pid', pid)
+            returncode = answer.get('returncode')
         outputs = []
-        for f in (out_f, err_f):
-            f.seek(0)
-            outputs.append(f.read().decode('utf-8', errors='replace'))
+        for path in (out, err):
+            with open(path, 'rb') as f:
+                outputs.append(f.read().decode('utf-8', errors='replace'))
     return subprocess.CompletedProcess(args, returncode, *outputs)
-
-
-def _forked_main(args: list[str], cwd: str, env: dict, out_fd: int, err_fd: int) -> int:
-    import atexit
-    import logging
-    import runpy
-    import threading
-    import traceback
-    import warnings
-    os.dup2(out_fd, 1)
-    os.dup2(err_fd, 2)
-    sys.stdout = sys.__stdout__ = open(1, 'w', buffering=1, closefd=False)
-    sys.stderr = sys.__stderr__ = open(2, 'w', buffering=1, closefd=False)
-    atexit._clear()  # pytest's own handlers are the parent's business
-    logging.root.handlers.clear()  # pytest's log capture
-    logging.root.setLevel(logging.WARNING)
-    warnings.resetwarnings()
-    if env.get('PYTHONWARNINGS'):
-        warnings.simplefilter(env['PYTHONWARNINGS'])
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    torch.set_num_threads(int(env.get('OMP_NUM_THREADS') or os.cpu_count() or 1))
-    torch.hub._hub_dir = None  # a test's torch.hub.set_dir: back to $TORCH_HOME
-    script = osp.abspath(args[1])
-    sys.argv = [args[1], *args[2:]]
-    sys.path[0:0] = [osp.dirname(script)]
-    code = 0
-    try:
-        runpy.run_path(script, run_name='__main__')
-    except SystemExit as exc:
-        if exc.code is None:
-            code = 0
-        elif isinstance(exc.code, int):
-            code = exc.code
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-    except BaseException:  # noqa: BLE001  the interpreter prints it and exits 1
-        traceback.print_exc()
-        code = 1
-    try:
-        threading._shutdown()  # joins non-daemon threads, as at interpreter exit
-        atexit._run_exitfuncs()
-    except BaseException:  # noqa: BLE001
-        traceback.print_exc()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
 
 
 PYTHON = sys.executable

@@ -1,7 +1,7 @@
 """End-to-end tests of the analysis tools on a toy checkpoint trained in the session.
 
 Every tool runs as a user runs it (its command line on the Segmenter toy config,
-in a forked child of the test process: ``run_tool(fork=True)``, see conftest.py);
+forked from a pre-imported interpreter: ``run_tool(fork=True)``, see conftest.py);
 the tools only use the model through mmseg's generic interfaces
 (``test_step``, the test loop and evaluators, ``MMSegInferencer``), so they
 work for every decode head.

@@ -1,7 +1,7 @@
 """tools/train.py and tools/test.py on bad input: the error names the file or key.
 
-The tools run in forked children of the test process (``run_tool(fork=True)``,
-see conftest.py): the same command lines and exit status, without re-importing
+The tools run in processes forked from a pre-imported interpreter
+(``run_tool(fork=True)``, see conftest.py): the same command lines and exit status, without re-importing
 torch and mmseg for each (~9 s each on CI).
 """
 import glob

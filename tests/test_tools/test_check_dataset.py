@@ -131,7 +131,7 @@ def test_command_line_exit_codes(prepared, tmp_path, capsys):
     assert tool.main([osp.join(BASES, 'cityscapes_768x768.py'), '--split', 'train',
                       '--data-root', prepared['cityscapes']]) == 0
     assert 'OK: 0 error(s), 1 warning(s)' in capsys.readouterr().out
-    # One real command line (in a forked child, run_tool(fork=True): a second
+    # One real command line (in a forked process, run_tool(fork=True): a second
     # interpreter costs seconds on a busy machine).
     root = _damaged(prepared, tmp_path, 'cityscapes')
     for path in glob.glob(osp.join(root, 'gtFine', 'train', '*', '*_labelTrainIds.png')):

@@ -1,7 +1,7 @@
 """End to end: tools/train.py and tools/test.py on the toy config.
 
 Every run is the command line a user would start, on a 16-image toy dataset
-for a handful of iterations: in a forked child of the test process
+for a handful of iterations: in a process forked from a pre-imported interpreter
 (``run_tool(fork=True)``, see conftest.py; the same argv, exit status and
 output without re-importing torch and mmseg, ~9 s a run on CI), except where
 the new interpreter is the point (dist_train.sh, mmseg's own train tool).
