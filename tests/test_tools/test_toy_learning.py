@@ -8,9 +8,11 @@ parity", and the README's toy column) less a margin for thread-count and
 platform differences, and they assert 0.9x where the measured ratio clears it.
 The two below 0.9x carry their measured reasons there: DEPICT-CA (0.89x) is
 within the noise of Segmenter's seed spread, and its class-embedding collapse
-was ruled out as a cause; Shrunk's query upsampler attends uniformly on a
-from-scratch toy ViT and learns only a position prior (sky above, ground
-below), ``tools/analysis_tools/shrunk_locality.py``. ATM (0.86x) was not
+was ruled out as a cause; Shrunk's query upsampler attends uniformly on the
+toy task and learns only a position prior (sky above, ground below),
+``tools/analysis_tools/shrunk_locality.py``, also with a 16x16 token grid, a
+pretrained toy backbone, strong position embeddings, a faster-moving query
+grid or SegViT's head lr x10 (3 seeds each). ATM (0.86x) was not
 ablated. A regression below a floor fails. The 2000-iteration schedule is
 kept (``ITERS = None``) because that is where the documented figures were
 measured: 18 runs, about 50 minutes on 2 idle CPU cores (2 at a time):
