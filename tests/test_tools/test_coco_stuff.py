@@ -13,6 +13,7 @@ from scipy.io import loadmat
 from depict.datasets.checker import check_dataset
 from depict.testing import (expected_coco_stuff_train_ids, make_coco_stuff10k_release,
                             make_coco_stuff164k_release)
+from depict.utils.config import load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASES = osp.join(REPO, 'configs', '_base_', 'datasets')
@@ -77,10 +78,9 @@ def test_converter_errors_name_the_fix(tmp_path, capsys):
 
 def toy_on_coco(version: str, data_root: str, work_dir: str) -> Config:
     """The Segmenter toy config on a prepared COCO-Stuff base: 171 classes, 64 crops."""
-    cfg = Config.fromfile(TOY)
-    # No yapf formatting of the config text, as tools/train.py (load_config): the
-    # Runner logs and saves it several times, most of a toy run's time otherwise.
-    object.__setattr__(cfg, '_format_python_code', False)
+    # load_config, as tools/train.py: no yapf formatting of the config text, which
+    # the Runner logs and saves several times (most of a toy run's time otherwise).
+    cfg = load_config(TOY)
     coco = Config.fromfile(osp.join(BASES, f'coco-stuff{version}.py'))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader_cfg = coco[loader]
