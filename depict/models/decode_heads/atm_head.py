@@ -34,7 +34,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..layers import ATMDecoder, ATMOutputs, Lateral, PostNormDecoderLayer, prediction_size
+from ..layers import (ATMDecoder, ATMOutputs, Lateral, MultiheadAttention, PostNormDecoderLayer,
+                      init_like_torch_mha_, prediction_size)
 
 __all__ = ['Lateral', 'ATMDecoder', 'ATMOutputs', 'BaseATMHead', 'ATMHead',
            'upsampled_class_scores']
@@ -154,12 +155,12 @@ class BaseATMHead(BaseDecodeHead):
         """Truncated-normal (std .02) linear weights, zero biases, unit LNs, as
         the official heads; embeddings keep PyTorch's N(0, 1).
 
-        The ATM decoder's query self-attention is the exception: officially it
-        is ``nn.TransformerDecoderLayer.self_attn``, whose packed (3d, d)
-        ``in_proj_weight`` is not an ``nn.Linear`` and so keeps PyTorch's
-        xavier-uniform init over the packed matrix (docs/protocols.md, parity
-        line 17). Our q / k / v are separate linears: they get the rows of one
-        such packed draw.
+        The exceptions are the attentions that the official heads build from
+        ``nn.TransformerDecoderLayer``: their packed ``in_proj_weight`` is not an
+        ``nn.Linear``, so it keeps PyTorch's xavier-uniform init
+        (:func:`~depict.models.layers.init_like_torch_mha_`; docs/protocols.md,
+        parity line 17). Here that is the ATM decoder's query self-attention
+        (:meth:`torch_initialised_attentions`).
         """
         for module in self.modules():
             if isinstance(module, nn.Linear):
@@ -169,18 +170,17 @@ class BaseATMHead(BaseDecodeHead):
             elif isinstance(module, nn.LayerNorm):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        for module in self.decoder.modules():
-            if isinstance(module, PostNormDecoderLayer):
-                attn = module.self_attn
-                projections = (attn.q_proj, attn.k_proj, attn.v_proj)
-                # (3d, d): xavier bounds from the packed shape, as nn.MultiheadAttention.
-                packed = torch.empty(sum(p.out_features for p in projections),
-                                     attn.q_proj.in_features)
-                nn.init.xavier_uniform_(packed)
-                with torch.no_grad():
-                    for proj, rows in zip(projections,
-                                          packed.split([p.out_features for p in projections])):
-                        proj.weight.copy_(rows)
+        for attn in self.torch_initialised_attentions():
+            init_like_torch_mha_(attn)
+
+    def torch_initialised_attentions(self) -> list[MultiheadAttention]:
+        """Attentions that are ``nn.MultiheadAttention`` in the official head.
+
+        The ATM decoder's query self-attention (``TPN_DecoderLayer.self_attn``);
+        its cross-attention is the official ``Attention``, made of ``nn.Linear``.
+        """
+        return [module.self_attn for module in self.decoder.modules()
+                if isinstance(module, PostNormDecoderLayer)]
 
     @staticmethod
     def class_scores(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:

@@ -25,7 +25,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor, nn
 
-from ..layers import ATMDecoder, ATMOutputs, Lateral, QueryUpsampler
+from ..layers import (ATMDecoder, ATMOutputs, Lateral, MultiheadAttention, PostNormDecoderLayer,
+                      QueryUpsampler)
 from .atm_head import BaseATMHead
 
 __all__ = ['QueryUpsampler', 'ShrunkATMHead']
@@ -71,6 +72,22 @@ class ShrunkATMHead(BaseATMHead):
             num_classes=num_classes, embed_dims=channels, num_stages=1, num_layers=num_layers,
             num_heads=num_heads, ffn_channels=ffn_channels, dropout=dropout,
             attn_drop=attn_drop, predict_every_layer=True, accumulate_masks=False)
+
+    def torch_initialised_attentions(self) -> list[MultiheadAttention]:
+        """The ATM decoder's query self-attention, and both attentions of every
+        QU layer: the official QU is a stack of plain ``nn.TransformerDecoderLayer``
+        (``tpn_atm_head.py``), whose self- and cross-attention both keep PyTorch's
+        xavier-uniform in-projection.
+
+        Until 2026-12 the QU's q / k / v got trunc-normal 0.02 instead (found
+        while ablating issue 15): at the toy width C = 64 that starts every QU
+        attention logit about 20x flatter than the official init (weight std
+        0.02 against 1/√(2C) = 0.088; a logit scales with the product of two).
+        """
+        return super().torch_initialised_attentions() + [
+            attn for module in self.upsampler.modules()
+            if isinstance(module, PostNormDecoderLayer)
+            for attn in (module.self_attn, module.cross_attn)]
 
     def forward(self, inputs: Sequence[Tensor]) -> ATMOutputs:
         """(early, late) backbone maps -> per-layer class and mask logits."""

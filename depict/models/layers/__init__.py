@@ -1,4 +1,5 @@
-from .attention import MultiheadAttention, attention, merge_heads, split_heads
+from .attention import (MultiheadAttention, attention, init_like_torch_mha_, merge_heads,
+                        split_heads)
 from .class_masks import class_masks, prediction_size
 from .coding_rate_attention import (MSCA, MSSA, MSCALayer, MSSALayer, SubspaceAttention,
                                     subspace_attention)
@@ -7,7 +8,7 @@ from .transformer_decoder import DiscriminativeCrossAttentionLayer, PostNormDeco
 from .atm_decoder import ATMDecoder, ATMOutputs, Lateral, QueryUpsampler
 
 __all__ = [
-    'MultiheadAttention', 'attention', 'merge_heads', 'split_heads', 'MSSA', 'MSCA',
+    'MultiheadAttention', 'attention', 'init_like_torch_mha_', 'merge_heads', 'split_heads', 'MSSA', 'MSCA',
     'MSSALayer', 'MSCALayer', 'SubspaceAttention', 'subspace_attention', 'PostNormDecoderLayer',
     'class_masks', 'prediction_size', 'FFN', 'ResidualNorm',
     'DiscriminativeCrossAttentionLayer', 'ATMDecoder', 'ATMOutputs', 'Lateral', 'QueryUpsampler'

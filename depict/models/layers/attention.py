@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['split_heads', 'merge_heads', 'attention', 'MultiheadAttention']
+__all__ = ['split_heads', 'merge_heads', 'attention', 'MultiheadAttention',
+           'init_like_torch_mha_']
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -110,3 +111,33 @@ class MultiheadAttention(nn.Module):
         out, logits = result if return_logits else (result, None)
         out = self.proj_drop(self.out_proj(merge_heads(out)))  # (B, Nq, C)
         return (out, logits) if return_logits else out
+
+
+def init_like_torch_mha_(attn: MultiheadAttention) -> None:
+    """Initialises ``attn``'s q / k / v as ``torch.nn.MultiheadAttention`` does.
+
+    PyTorch's attention keeps q / k / v in one packed ``in_proj_weight`` (3d, d)
+    drawn xavier-uniform, with zero ``in_proj_bias``; with key / value widths
+    other than d it draws the three matrices separately. Official heads built on
+    ``nn.TransformerDecoderLayer`` keep that init, because their
+    ``init_weights`` re-initialises ``nn.Linear`` modules only. Our q / k / v
+    are separate linears, so they receive the rows of one packed draw (same
+    bound: sqrt(6 / (d + 3d))). ``out_proj`` is an ``nn.Linear`` there too and
+    is left to the caller.
+    """
+    projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+    with torch.no_grad():
+        if len({p.in_features for p in projections}) == 1:
+            # (3d, d): xavier bounds from the packed shape.
+            packed = torch.empty(sum(p.out_features for p in projections),
+                                 attn.q_proj.in_features)
+            nn.init.xavier_uniform_(packed)
+            for proj, rows in zip(projections,
+                                  packed.split([p.out_features for p in projections])):
+                proj.weight.copy_(rows)
+        else:
+            for proj in projections:
+                nn.init.xavier_uniform_(proj.weight)
+        for proj in projections:
+            if proj.bias is not None:
+                nn.init.zeros_(proj.bias)

@@ -107,3 +107,35 @@ def test_with_shrunk_backbone_end_to_end():
         logits = model(torch.randn(1, 3, 48, 80), mode='tensor')
     assert [m.shape for m in logits[1]] == [(1, C, 3, 5)]
     assert MODELS.get('ShrunkATMHead') is ShrunkATMHead
+
+
+def test_init_matches_the_official_torch_decoder_layers():
+    """The official QU is plain ``nn.TransformerDecoderLayer``s: their self- AND
+    cross-attention keep PyTorch's xavier-uniform packed in-projection; the ATM
+    decoder's self-attention too; its cross-attention and every other linear are
+    trunc-normal 0.02 (``tpn_atm_head.py``; docs/protocols.md, parity line 17)."""
+    torch.manual_seed(0)
+    d = 64
+    head = build_head(channels=d, num_layers=3)
+    official = torch.nn.TransformerDecoderLayer(d_model=d, nhead=4)  # what the QU is built of
+    bound = (6 / (d + 3 * d)) ** 0.5
+    assert official.multihead_attn.in_proj_weight.abs().max() <= bound
+
+    def packed(attn):
+        return torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+
+    qu_layers = [m for m in head.upsampler.modules() if type(m).__name__ == 'PostNormDecoderLayer']
+    atm_layers = [m for m in head.decoder.modules() if type(m).__name__ == 'PostNormDecoderLayer']
+    assert len(qu_layers) == 2 * 3 and len(atm_layers) == 3
+    xavier = [a for layer in qu_layers for a in (layer.self_attn, layer.cross_attn)]
+    xavier += [layer.self_attn for layer in atm_layers]
+    for attn in xavier:
+        weight = packed(attn)
+        assert weight.abs().max() <= bound
+        assert abs(weight.std().item() - bound / 3 ** 0.5) < 0.05 * bound
+        assert abs(weight.std().item() - official.multihead_attn.in_proj_weight.std().item()) < 0.1 * bound
+        assert all(not p.bias.any() for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+    for layer in atm_layers:  # the official ``Attention``: nn.Linear q / k / v
+        assert abs(packed(layer.cross_attn).std().item() - 0.02) < 0.002
+    for attn in xavier:  # out_proj is an nn.Linear in PyTorch's attention as well
+        assert abs(attn.out_proj.weight.std().item() - 0.02) < 0.002
