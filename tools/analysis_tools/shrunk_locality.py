@@ -83,6 +83,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+@torch.no_grad()
+def measure(model, dataset, crop: tuple[int, int],
+            num_images: int = 16) -> tuple[np.ndarray, list[Locality]]:
+    """(share of predicted pixels per class, QU locality per layer) of a Shrunk
+    segmentor (eval mode) on the first ``num_images`` of ``dataset``; locality is
+    measured on their top-left ``crop`` (the training size)."""
+    counts = np.zeros(model.decode_head.num_classes)
+    crops = []
+    for index in range(min(num_images, len(dataset))):
+        item = dataset[index]
+        data = model.data_preprocessor(dict(inputs=[item['inputs']],
+                                            data_samples=[item['data_samples']]), False)
+        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_sem_seg.data
+        counts += np.bincount(pred.flatten().numpy(), minlength=len(counts))
+        crops.append(data['inputs'][..., :crop[0], :crop[1]])
+    localities = qu_locality(model.decode_head, model.backbone(torch.cat(crops)))
+    return counts / counts.sum(), localities
+
+
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -93,21 +112,11 @@ def main() -> None:
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
     dataset = DATASETS.build(cfg.val_dataloader.dataset)
-    counts = np.zeros(model.decode_head.num_classes)
     crop = cfg.model.data_preprocessor.get('size') or cfg.crop_size
-    crops = []
-    for index in range(min(args.num_images, len(dataset))):
-        item = dataset[index]
-        data = model.data_preprocessor(dict(inputs=[item['inputs']],
-                                            data_samples=[item['data_samples']]), False)
-        with torch.no_grad():
-            pred = model.predict(data['inputs'], data['data_samples'])[0].pred_sem_seg.data
-        counts += np.bincount(pred.flatten().numpy(), minlength=len(counts))
-        crops.append(data['inputs'][..., :crop[0], :crop[1]])  # the top-left training-size crop
+    shares, localities = measure(model, dataset, crop, args.num_images)
     classes = dataset.metainfo['classes']
     print('predicted pixels per class: ' + ', '.join(
-        f'{name} {share:.2f}' for name, share in zip(classes, counts / counts.sum())))
-    localities = qu_locality(model.decode_head, model.backbone(torch.cat(crops)))
+        f'{name} {share:.2f}' for name, share in zip(classes, shares)))
     for index, loc in enumerate(localities):
         print(f'QU layer {index}: attention mass on own 3x3 neighbourhood {loc.mass:.3f} '
               f'(uniform {loc.uniform:.3f}, ratio {loc.mass / loc.uniform:.2f})')
