@@ -133,7 +133,8 @@ def test_init_matches_the_official_torch_decoder_layers():
         weight = packed(attn)
         assert weight.abs().max() <= bound
         assert abs(weight.std().item() - bound / 3 ** 0.5) < 0.05 * bound
-        assert abs(weight.std().item() - official.multihead_attn.in_proj_weight.std().item()) < 0.1 * bound
+        official_std = official.multihead_attn.in_proj_weight.std().item()
+        assert abs(weight.std().item() - official_std) < 0.1 * bound
         assert all(not p.bias.any() for p in (attn.q_proj, attn.k_proj, attn.v_proj))
     for layer in atm_layers:  # the official ``Attention``: nn.Linear q / k / v
         assert abs(packed(layer.cross_attn).std().item() - 0.02) < 0.002
