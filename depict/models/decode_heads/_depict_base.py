@@ -37,12 +37,17 @@ class DepictBaseHead(BaseDecodeHead):
         cls_emb_init_std: Std of the truncated-normal init of the class
             embeddings E (official: 0.02).
         norm_eps: Epsilon of every LayerNorm (official: PyTorch's 1e-5).
+        eta_init: None (official) draws every operator's step size η from
+            N(0, 1), so each layer starts with a random sign and size; a float
+            starts every η at that value instead (an ablation knob, issue 15:
+            docs/toy_dataset.md).
         **kwargs: Passed to :class:`BaseDecodeHead` (``in_index``, ``align_corners``,
             ``loss_decode``, ``ignore_index``, ...).
     """
 
     def __init__(self, *, in_channels: int, num_classes: int, channels: Optional[int] = None,
-                 cls_emb_init_std: float = 0.02, norm_eps: float = 1e-5, **kwargs) -> None:
+                 cls_emb_init_std: float = 0.02, norm_eps: float = 1e-5,
+                 eta_init: Optional[float] = None, **kwargs) -> None:
         if not isinstance(in_channels, int):
             raise TypeError(f'{type(self).__name__} reads one feature map; in_channels must be '
                             f'an int (the ViT width), got {in_channels!r}. Select the layer '
@@ -64,6 +69,7 @@ class DepictBaseHead(BaseDecodeHead):
         self.embed_dims = in_channels
         self.cls_emb_init_std = cls_emb_init_std
         self.norm_eps = norm_eps
+        self.eta_init = eta_init
         # E: one learnable embedding per class (paper: the class embeddings).
         self.cls_emb = nn.Parameter(torch.zeros(1, num_classes, in_channels))
         # LN_C: normalises the N×C similarities over the class axis.
@@ -82,7 +88,7 @@ class DepictBaseHead(BaseDecodeHead):
         """The official initialisation (Segmenter's ``init_weights`` + CRATE's operator).
 
         E ~ TruncNormal(0, 0.02); LayerNorms: weight 1, bias 0; each operator:
-        ``P ~ N(0, 1/d)``, ``η ~ N(0, 1)``.
+        ``P ~ N(0, 1/d)``, ``η ~ N(0, 1)`` (or ``η = eta_init`` when given).
         """
         trunc_normal_(self.cls_emb, std=self.cls_emb_init_std)
         for module in self.modules():
@@ -90,6 +96,9 @@ class DepictBaseHead(BaseDecodeHead):
                 constant_init(module, val=1.0, bias=0.0)
             elif isinstance(module, SubspaceAttention):
                 module.reset_parameters()
+                if self.eta_init is not None:
+                    with torch.no_grad():
+                        module.eta.fill_(self.eta_init)
 
     def _patch_tokens(self, inputs: list[Tensor]) -> tuple[Tensor, int, int]:
         """The ViT feature map as tokens Z, with its grid size (never assumed square)."""

@@ -108,3 +108,27 @@ def test_default_attention_dropout_is_the_official_zero():
     torch.testing.assert_close(head([x]), head([x]), rtol=0, atol=0)
     dropped = build_head(attn_drop_rate=0.5).train()
     assert all(layer.attn.attn_drop == 0.5 for layer in [*dropped.layers, *dropped.cross_layers])
+
+
+@pytest.mark.parametrize('head_type', ['DepictCAHead', 'DepictSAHead'])
+def test_eta_init_sets_every_step_size_and_defaults_to_the_official_draw(head_type):
+    """``eta_init`` (issue 15's ablation knob) starts every η at one value; without
+    it each η is the official N(0, 1) draw (random sign and size per operator)."""
+    from depict.models.layers import SubspaceAttention
+    kwargs = dict(type=head_type, in_channels=32, num_classes=5, num_layers=2, num_heads=2,
+                  head_dims=8)
+    if head_type == 'DepictCAHead':
+        kwargs.update(num_cross_layers=2, cross_num_heads=2, cross_head_dims=4)
+
+    def etas(head):
+        return torch.cat([m.eta.detach() for m in head.modules()
+                          if isinstance(m, SubspaceAttention)])
+
+    torch.manual_seed(0)
+    official = MODELS.build(kwargs)
+    official.init_weights()
+    assert len(set(etas(official).tolist())) == etas(official).numel()  # distinct draws
+    fixed = MODELS.build(dict(kwargs, eta_init=1.0))
+    fixed.init_weights()
+    assert etas(fixed).numel() == (4 if head_type == 'DepictCAHead' else 2)
+    assert (etas(fixed) == 1.0).all()
