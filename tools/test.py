@@ -99,6 +99,8 @@ def main() -> None:
 
     runner = Runner.from_cfg(cfg)
     runner.test()
+    from depict.engine import shutdown_distributed
+    shutdown_distributed()  # a clean exit code from every rank (see its docstring)
 
 
 if __name__ == '__main__':

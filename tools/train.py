@@ -89,6 +89,8 @@ def main() -> None:
         from mmseg.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    from depict.engine import shutdown_distributed
+    shutdown_distributed()  # a clean exit code from every rank (see its docstring)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 from .checkpointing import (AtomicCheckpointHook, CheckpointMismatchError, StrictLoadHook,
                             check_state_dict, configure_checkpointing, find_resume_checkpoint,
                             load_state_dict_strictly)
-from .dist import setup_cpu_distributed
+from .dist import setup_cpu_distributed, shutdown_distributed
 from .hooks import SegDataCheckHook
 from .optim_wrapper import AutocastOptimWrapper
 from .optimizers import ViTLayerDecayOptimWrapperConstructor
@@ -16,5 +16,5 @@ __all__ = [
     'ViTLayerDecayOptimWrapperConstructor', 'available_cpus', 'check_cfg_options',
     'check_data_roots', 'check_dataset_files', 'check_state_dict', 'configure_checkpointing',
     'cpu_threads_for', 'find_resume_checkpoint', 'load_state_dict_strictly',
-    'setup_cpu_distributed', 'setup_cpu_threads'
+    'setup_cpu_distributed', 'setup_cpu_threads', 'shutdown_distributed'
 ]

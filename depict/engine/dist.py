@@ -14,7 +14,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-__all__ = ['setup_cpu_distributed']
+__all__ = ['setup_cpu_distributed', 'shutdown_distributed']
 
 
 def _launcher_env(launcher: str) -> None:
@@ -62,3 +62,19 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper.setdefault('broadcast_buffers', False)
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def shutdown_distributed() -> None:
+    """Destroys the default process group, if there is one, once every rank is done.
+
+    PyTorch asks for ``destroy_process_group`` at the end of a distributed run;
+    mmengine's Runner never calls it. Without it, a 2-process CPU (gloo) run of
+    ``tools/dist_train.sh`` that had finished training and validation aborted
+    once at interpreter exit in CI ("terminate called without an active
+    exception" from rank 1, exit -6), and the launcher reported the run as
+    failed. The barrier keeps one rank from tearing the group down while another
+    is still in its last collective.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
