@@ -10,7 +10,7 @@ not change in mmseg 1.x, and ``decode_head.*`` the ``ATMHead``:
   self-attention ``in_proj_weight`` (3C, C) / ``in_proj_bias`` is split into our
   ``self_attn.{q,k,v}_proj``; the attention-to-mask cross attention
   ``multihead_attn.{q,k,v,proj}`` -> ``cross_attn.{q,k,v,out}_proj``;
-  ``linear1`` / ``linear2`` -> ``ffn.0`` / ``ffn.3``; ``norm1-3`` unchanged;
+  ``linear1`` / ``linear2`` -> ``ffn.fc1`` / ``ffn.fc2``; ``norm1-3`` unchanged;
 * ``q.weight`` (class queries) and ``class_embed`` -> ``decoder.queries`` /
   ``decoder.class_embed``;
 * ``loss_decode.*`` (the criterion's ``empty_weight`` buffer) is dropped.
@@ -42,13 +42,13 @@ _LAYER_RULES = [
     (r'multihead_attn\.k\.(weight|bias)', r'cross_attn.k_proj.\1'),
     (r'multihead_attn\.v\.(weight|bias)', r'cross_attn.v_proj.\1'),
     (r'multihead_attn\.proj\.(weight|bias)', r'cross_attn.out_proj.\1'),
-    (r'linear1\.(weight|bias)', r'ffn.0.\1'),
-    (r'linear2\.(weight|bias)', r'ffn.3.\1'),
+    (r'linear1\.(weight|bias)', r'ffn.fc1.\1'),
+    (r'linear2\.(weight|bias)', r'ffn.fc2.\1'),
     (r'(norm[123])\.(weight|bias)', r'\1.\2'),
 ]
 _LAYER_KEYS = [f'self_attn.{p}_proj.{t}' for p in 'qkv' for t in ('weight', 'bias')] + [
     f'{m}.{t}' for m in ('self_attn.out_proj', 'cross_attn.q_proj', 'cross_attn.k_proj',
-                         'cross_attn.v_proj', 'cross_attn.out_proj', 'ffn.0', 'ffn.3', 'norm1',
+                         'cross_attn.v_proj', 'cross_attn.out_proj', 'ffn.fc1', 'ffn.fc2', 'norm1',
                          'norm2', 'norm3') for t in ('weight', 'bias')]
 
 

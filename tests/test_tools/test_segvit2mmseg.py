@@ -46,6 +46,10 @@ def test_matches_official_outputs(fmt):
     cfg.model.decode_head.update(overrides['decode_head'])
     cfg.model.test_cfg = dict(mode='whole')
     model = MODELS.build(cfg.model)
+    # The model's own key names, not names that load_state_dict renames on the way
+    # (FFN's version-1 ``ffn.0`` / ``ffn.3``): tools/test.py checks the keys before
+    # loading, and rejected the converter's old ``ffn.0`` names.
+    assert set(converted['state_dict']) == set(model.state_dict())
     model.load_state_dict(converted['state_dict'], strict=True)
     model.double().eval()
     io = torch.load(osp.join(OFFICIAL, fmt, 'io.pth'), weights_only=True)
@@ -76,7 +80,7 @@ def test_unknown_and_missing_keys_are_listed():
         convert_segvit_checkpoint(bad)
     state = dict(ckpt['state_dict'])
     del state['decode_head.decoder_3.layers.0.linear2.bias']
-    with pytest.raises(ConversionError, match=r'decode_head\.decoder\.stages\.2\.0\.ffn\.3\.bias'):
+    with pytest.raises(ConversionError, match=r'decode_head\.decoder\.stages\.2\.0\.ffn\.fc2\.bias'):
         convert_segvit_checkpoint(dict(ckpt, state_dict=state))
 
 
