@@ -72,18 +72,14 @@ def final_checkpoints(out_dir: str, config: str) -> list[str]:
 
 
 def trained(config: str, checkpoint: str):
-    """(segmentor in eval mode, validation dataset) of a toy config."""
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import DATASETS, MODELS
+    """(segmentor in eval mode, validation dataset, config) of a toy config."""
+    from mmseg.apis import init_model
+    from mmseg.registry import DATASETS
 
     from depict.utils.config import load_config
     cfg = load_config(osp.join(REPO, config))
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
     cfg.val_dataloader.dataset.data_root = osp.join(REPO, cfg.val_dataloader.dataset.data_root)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    model.eval()
+    model = init_model(cfg, checkpoint, device='cpu')
     return model, DATASETS.build(cfg.val_dataloader.dataset), cfg
 
 

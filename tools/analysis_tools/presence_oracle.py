@@ -31,8 +31,6 @@ from typing import Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.config import DictAction
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import Tensor
 
 # Below any score a decode head gives (logits, or ATM's scores in [0, Q]); finite,
@@ -170,19 +168,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    from mmseg.apis import init_model
+    from mmseg.registry import DATASETS
+
     from depict.utils.config import load_config
     cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    from mmseg.registry import DATASETS, MODELS
-    cfg.model.pretrained = None
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    model = init_model(cfg, args.checkpoint, device='cpu', cfg_options=args.cfg_options)
     dataset = DATASETS.build(cfg.val_dataloader.dataset)
     report = presence_report(model, dataset, args.num_images)
-    count = len(dataset) if args.num_images is None else min(args.num_images, len(dataset))
+    count = int(report.images_with[0] + report.images_without[0])
     print(f'{count} validation images, {type(model.decode_head).__name__}')
     print(format_report(report, dataset.metainfo['classes']))
 

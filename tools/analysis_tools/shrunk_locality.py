@@ -21,9 +21,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import Tensor
 
 
@@ -104,13 +101,12 @@ def measure(model, dataset, crop: tuple[int, int],
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    from mmseg.registry import DATASETS, MODELS
-    cfg.model.pretrained = None
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    from mmseg.apis import init_model
+    from mmseg.registry import DATASETS
+
+    from depict.utils.config import load_config
+    cfg = load_config(args.config)
+    model = init_model(cfg, args.checkpoint, device='cpu')
     dataset = DATASETS.build(cfg.val_dataloader.dataset)
     crop = cfg.model.data_preprocessor.get('size') or cfg.crop_size
     shares, localities = measure(model, dataset, crop, args.num_images)
