@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from depict.models.layers import MultiheadAttention, attention, merge_heads, split_heads
+from depict.models.layers import (MultiheadAttention, attention, init_like_torch_mha_, merge_heads,
+                                  split_heads)
 
 
 def test_split_merge_roundtrip():
@@ -44,3 +45,24 @@ def test_module_cross_attention_shapes_and_gradients():
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match='divisible'):
         MultiheadAttention(10, 3)
+
+
+@pytest.mark.parametrize('kv_dims', [16, 8])
+def test_init_like_torch_mha_matches_pytorch_bounds(kv_dims):
+    """Same width: rows of one (3d, d) xavier draw (PyTorch's packed in_proj_weight);
+    other key / value widths: one xavier draw per matrix (PyTorch's q/k/v_proj_weight)."""
+    attn = MultiheadAttention(16, 2, kv_dims=kv_dims)
+    for proj in (attn.q_proj, attn.k_proj, attn.v_proj):
+        torch.nn.init.constant_(proj.bias, 1.0)
+    init_like_torch_mha_(attn)
+    reference = torch.nn.MultiheadAttention(16, 2, kdim=kv_dims, vdim=kv_dims)
+    if kv_dims == 16:
+        packed_bound = (6 / (16 + 48)) ** 0.5
+        assert reference.in_proj_weight.abs().max() <= packed_bound
+        bounds = [packed_bound] * 3
+    else:
+        bounds = [(6 / (16 + i)) ** 0.5 for i in (16, kv_dims, kv_dims)]
+    for proj, bound in zip((attn.q_proj, attn.k_proj, attn.v_proj), bounds):
+        assert proj.weight.abs().max() <= bound
+        assert proj.weight.abs().max() > 0.8 * bound  # spread over the whole range
+        assert not proj.bias.any()
