@@ -11,15 +11,61 @@
   ``tracemalloc`` does not see torch's allocations).
 * :func:`matmul_rate`: multiply-accumulates per second of a plain matrix
   product, the ceiling a decoder's achieved rate is compared against.
+* :data:`DECODER_CONFIGS` / :func:`decoder_config`: the paper config of each
+  decoder at each backbone width, the set the benchmark tools compare.
+* :func:`make_samples`: data samples with scene-like random labels.
 """
 import os
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 
-__all__ = ['time_fn', 'summarize', 'peak_memory', 'matmul_rate']
+__all__ = ['time_fn', 'summarize', 'peak_memory', 'matmul_rate', 'DECODER_CONFIGS',
+           'decoder_config', 'make_samples']
+
+#: Decoder name -> config per backbone width (the papers' ADE20K configs), as
+#: paths relative to the repository root. An entry is a path, or a path and the
+#: ``model`` overrides that make the width.
+DECODER_CONFIGS: dict[str, dict[int, Union[str, tuple[str, dict]]]] = {
+    'segmenter': {
+        768: 'configs/segmenter/segmenter-mask_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/segmenter/segmenter-mask_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'depict-sa': {
+        768: 'configs/depict/depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/depict/depict-sa_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'depict-ca': {
+        768: 'configs/depict/depict-ca_vit-b16_8xb1-160k_ade20k-512x512.py',
+        1024: 'configs/depict/depict-ca_vit-l16_8xb1-160k_ade20k-640x640.py'},
+    'atm': {
+        768: 'configs/segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
+        1024: 'configs/segvit/segvit_vit-l16_8xb2-160k_ade20k-640x640.py'},
+    'atm-shrunk': {
+        # No ViT-B Shrunk in the paper: the ViT-L config scaled as the paper scales
+        # ATM from L to B (head width d/2, d/64 heads), QD after a third of the blocks.
+        768: ('configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py',
+              dict(backbone=dict(embed_dims=768, num_layers=12, num_heads=12, shrink_index=4,
+                                 out_indices=(3, 11)),
+                   decode_head=dict(in_channels=768, channels=384, num_heads=12))),
+        1024: 'configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py'},
+    'repsep': {
+        768: 'configs/repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
+        1024: 'configs/repsep/repsep_vit-l16_8xb2-160k_ade20k-640x640.py'},
+}
+
+
+def decoder_config(name: str, width: int) -> tuple[str, dict]:
+    """(config path relative to the repository, ``model`` overrides) of a
+    decoder of :data:`DECODER_CONFIGS` at a backbone width."""
+    if name not in DECODER_CONFIGS:
+        raise KeyError(f'unknown decoder {name!r}; known: {", ".join(DECODER_CONFIGS)}')
+    table = DECODER_CONFIGS[name]
+    if width not in table:
+        raise KeyError(f'decoder {name!r} has no config at width {width}; widths: '
+                       f'{", ".join(map(str, sorted(table)))}')
+    entry = table[width]
+    return (entry, {}) if isinstance(entry, str) else entry
 
 
 def _synchronize(device: torch.device) -> None:
@@ -98,3 +144,31 @@ def matmul_rate(rows: int, inner: int, cols: int, *, device: torch.device | str 
     times = time_fn(lambda: a @ b, repeat=repeat, warmup=warmup, device=device)
     stats = summarize(times)
     return rows * inner * cols / (stats['median_ms'] / 1e3), stats
+
+
+def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch.device,
+                 classes_per_image: int = 12, grid: int = 8):
+    """Data samples with scene-like labels: a ``grid`` x ``grid`` map of regions,
+    each one of ``classes_per_image`` classes drawn for the image (an ADE20K
+    image shows about a dozen classes; per-pixel random labels would make every
+    class present and inflate the cost of losses that work per present class).
+
+    Returns:
+        The ``SegDataSample`` list and their meta dicts.
+    """
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    generator = torch.Generator().manual_seed(0)
+    samples, metas = [], []
+    for _ in range(batch):
+        meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape)
+        sample = SegDataSample(metainfo=meta)
+        present = torch.randperm(classes, generator=generator)[:classes_per_image]
+        regions = present[torch.randint(0, len(present), (1, 1, grid, grid), generator=generator)]
+        # (1, 1, grid, grid) -> (1, H, W): nearest upsampling keeps whole regions.
+        labels = torch.nn.functional.interpolate(regions.float(), size=shape,
+                                                 mode='nearest').long()[0]
+        sample.gt_sem_seg = PixelData(data=labels.to(device))
+        samples.append(sample)
+        metas.append(meta)
+    return samples, metas

@@ -52,3 +52,36 @@ def test_matmul_rate_measures_a_real_product():
     # A 262k-MAC product takes between a nanosecond and a second on any CPU.
     assert 64 * 32 * 128 / 1.0 < rate < 64 * 32 * 128 / 1e-9
     assert rate == pytest.approx(64 * 32 * 128 / (stats['median_ms'] / 1e3))
+
+
+def test_decoder_configs_exist_and_resolve():
+    """The benchmark tools' decoder table points at configs of the repository."""
+    import os.path as osp
+
+    from depict.utils.benchmark import DECODER_CONFIGS, decoder_config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    for name, table in DECODER_CONFIGS.items():
+        for width in table:
+            path, overrides = decoder_config(name, width)
+            assert osp.isfile(osp.join(repo, path)), path
+            assert isinstance(overrides, dict)
+    assert decoder_config('atm-shrunk', 768)[1]['backbone']['embed_dims'] == 768
+    with pytest.raises(KeyError, match="unknown decoder 'atn'"):
+        decoder_config('atn', 768)
+    with pytest.raises(KeyError, match='no config at width 512; widths: 768, 1024'):
+        decoder_config('atm', 512)
+
+
+def test_make_samples_scene_like_labels():
+    """Each image's labels are 8x8 regions of at most 12 classes, reproducibly."""
+    from depict.utils.benchmark import make_samples
+    samples, metas = make_samples(2, (32, 48), 150, torch.device('cpu'))
+    assert len(samples) == 2 and metas[0]['ori_shape'] == (32, 48)
+    labels = samples[0].gt_sem_seg.data
+    assert labels.shape == (1, 32, 48)
+    assert len(torch.unique(labels)) <= 12 and int(labels.max()) < 150
+    # Constant over each (32 / 8) x (48 / 8) region.
+    regions = labels[0].reshape(8, 4, 8, 6)
+    assert (regions == regions[:, :1, :, :1]).all()
+    again, _ = make_samples(2, (32, 48), 150, torch.device('cpu'))
+    assert torch.equal(again[0].gt_sem_seg.data, labels)

@@ -26,9 +26,10 @@ interquartile range as spread; CUDA events on GPU):
   class logits and masks), with gradients flowing into the features as they
   would into the backbone. This is the decoder's own training cost;
 * ``train step``: ``head.loss`` on scene-like random labels (8x8 regions of 12
-  classes per image; see :func:`make_samples`) and ``backward``: the above plus
-  mmseg's upsampling of the logits to the label size, the head's losses (CE;
-  ATM's per-stage CE / focal / dice; repsep's auxiliary losses) and accuracy.
+  classes per image; see :func:`depict.utils.benchmark.make_samples`) and
+  ``backward``: the above plus mmseg's upsampling of the logits to the label
+  size, the head's losses (CE; ATM's per-stage CE / focal / dice; repsep's
+  auxiliary losses) and accuracy.
   Skipped with ``--no-train-step``;
 * ``peak memory``: tensor memory at the peak of one fwd+bwd above what was
   allocated before it (CUDA allocator; CPU: torch's profiler, see
@@ -49,34 +50,12 @@ import platform
 
 import torch
 
+from depict.utils.benchmark import DECODER_CONFIGS, decoder_config, make_samples, matmul_rate
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-#: Decoder name -> config per backbone width (the papers' ADE20K configs).
-DECODERS = {
-    'segmenter': {
-        768: 'configs/segmenter/segmenter-mask_vit-b16_8xb1-160k_ade20k-512x512.py',
-        1024: 'configs/segmenter/segmenter-mask_vit-l16_8xb1-160k_ade20k-640x640.py'},
-    'depict-sa': {
-        768: 'configs/depict/depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py',
-        1024: 'configs/depict/depict-sa_vit-l16_8xb1-160k_ade20k-640x640.py'},
-    'depict-ca': {
-        768: 'configs/depict/depict-ca_vit-b16_8xb1-160k_ade20k-512x512.py',
-        1024: 'configs/depict/depict-ca_vit-l16_8xb1-160k_ade20k-640x640.py'},
-    'atm': {
-        768: 'configs/segvit/segvit_vit-b16_8xb2-160k_ade20k-512x512.py',
-        1024: 'configs/segvit/segvit_vit-l16_8xb2-160k_ade20k-640x640.py'},
-    'atm-shrunk': {
-        # No ViT-B Shrunk in the paper: the ViT-L config scaled as the paper scales
-        # ATM from L to B (head width d/2, d/64 heads), QD after a third of the blocks.
-        768: ('configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py',
-              dict(backbone=dict(embed_dims=768, num_layers=12, num_heads=12, shrink_index=4,
-                                 out_indices=(3, 11)),
-                   decode_head=dict(in_channels=768, channels=384, num_heads=12))),
-        1024: 'configs/segvit/segvit-shrunk_vit-l16_8xb2-160k_ade20k-640x640.py'},
-    'repsep': {
-        768: 'configs/repsep/repsep_vit-b16_8xb2-160k_ade20k-512x512.py',
-        1024: 'configs/repsep/repsep_vit-l16_8xb2-160k_ade20k-640x640.py'},
-}
+#: Decoder name -> config per backbone width (shared with bench_models.py).
+DECODERS = DECODER_CONFIGS
 REFERENCE = 'segmenter'
 
 
@@ -103,8 +82,7 @@ def parse_args() -> argparse.Namespace:
 def load_config(name: str, width: int, classes: int):
     """The decoder's config at this width, with the class count set."""
     from mmengine.config import Config
-    entry = DECODERS[name][width]
-    path, overrides = (entry, {}) if isinstance(entry, str) else entry
+    path, overrides = decoder_config(name, width)
     cfg = Config.fromfile(osp.join(REPO, path))  # custom_imports registers depict
     cfg.model.pretrained = None
     cfg.model.backbone.pop('init_cfg', None)
@@ -147,30 +125,6 @@ def build_decoder(cfg, shape: tuple[int, int], features: Features, device: torch
              for layer, out in zip(backbone_layers(model.backbone), outputs)]
     head = model.decode_head.to(device)
     return head, feats
-
-
-def make_samples(batch: int, shape: tuple[int, int], classes: int, device: torch.device,
-                 classes_per_image: int = 12, grid: int = 8):
-    """Data samples with scene-like labels: a ``grid`` x ``grid`` map of regions,
-    each one of ``classes_per_image`` classes drawn for the image (an ADE20K
-    image shows about a dozen classes; per-pixel random labels would make every
-    class present and inflate the cost of losses that work per present class)."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    generator = torch.Generator().manual_seed(0)
-    samples, metas = [], []
-    for _ in range(batch):
-        meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape)
-        sample = SegDataSample(metainfo=meta)
-        present = torch.randperm(classes, generator=generator)[:classes_per_image]
-        regions = present[torch.randint(0, len(present), (1, 1, grid, grid), generator=generator)]
-        # (1, 1, grid, grid) -> (1, H, W): nearest upsampling keeps whole regions.
-        labels = torch.nn.functional.interpolate(regions.float(), size=shape,
-                                                 mode='nearest').long()[0]
-        sample.gt_sem_seg = PixelData(data=labels.to(device))
-        samples.append(sample)
-        metas.append(meta)
-    return samples, metas
 
 
 class _Predict(torch.nn.Module):
@@ -312,8 +266,6 @@ def main() -> None:
     # Loading the first config imports depict through its custom_imports.
     load_config(args.decoders[0], args.width, args.classes)
     from mmengine.registry import init_default_scope
-
-    from depict.utils.benchmark import matmul_rate
     init_default_scope('mmseg')
     torch.manual_seed(0)
     features = Features(args.batch, device)

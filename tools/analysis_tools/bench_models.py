@@ -19,7 +19,7 @@ The fused model loads the stock model's state dict (strict), so both compute the
 same function; pretrained weights and ``init_cfg`` are disabled (random
 weights, nothing downloaded). Both get the *same* inputs: a seeded random image
 batch standing for the data preprocessor's output, and scene-like labels
-(bench_decoders' :func:`make_samples`).
+(:func:`depict.utils.benchmark.make_samples`).
 
 Measured per variant (medians of ``--runs`` after ``--warmup``; spread: the
 interquartile range, min and max):
@@ -67,13 +67,14 @@ import os
 import os.path as osp
 import platform
 import resource
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_decoders import DECODERS, REPO, make_samples  # noqa: E402
+from depict.utils.benchmark import DECODER_CONFIGS as DECODERS
+from depict.utils.benchmark import decoder_config, make_samples
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 VARIANTS = ('stock', 'fused')
 STOCK_VIT, FUSED_VIT = 'VisionTransformer', 'FusedVisionTransformer'
@@ -123,8 +124,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def resolve_config(entry: str, width: int) -> tuple[str, dict]:
     """(config path, model overrides) of a config file or a decoder name."""
     if entry in DECODERS:
-        path = DECODERS[entry][width]
-        return (path, {}) if isinstance(path, str) else path
+        return decoder_config(entry, width)
     path = entry if osp.isabs(entry) else osp.join(REPO, entry)
     if not osp.isfile(path):
         path = entry if osp.isfile(entry) else None
