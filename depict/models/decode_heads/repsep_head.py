@@ -43,9 +43,9 @@ from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
 from ..layers.class_masks import class_masks
+from ..layers.region_features import class_area_fractions, region_prototypes
 from ..layers.separation import SpatiallyAdaptiveSeparation
 from ..layers.transformer_decoder import DiscriminativeCrossAttentionLayer
-from ..losses.region_contrastive_loss import class_area_fractions, region_prototypes
 
 __all__ = ['DCAAuxiliary', 'DiscriminativeCrossAttentionLayer', 'RepSepHead']
 
