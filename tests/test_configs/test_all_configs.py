@@ -88,8 +88,8 @@ EXPECTED = [
 
 
 def test_configs_exist():
-    # The paper configs; configs/backbones/ and configs/coco_stuff/ (ours, issue
-    # 13) are listed by test_backbone_configs.py and resolved / built here too.
+    # The paper configs; configs/backbones/ and configs/coco_stuff/ (ours, not
+    # the papers') are listed by test_backbone_configs.py and resolved / built here too.
     names = [osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS]
     assert [n for n in names if n.split(os.sep)[0] not in ('backbones', 'coco_stuff')] == EXPECTED
     assert len(names) == len(EXPECTED) + 17

@@ -28,7 +28,7 @@ def dataset_of(path):
     return next(key for key in CLASSES if f'_{key}-' in name)
 
 
-def test_all_issue_configs_exist():
+def test_expected_configs_exist():
     names = {osp.basename(p) for p in CONFIGS}
     for v in ('sa', 'ca'):
         expected = [f'depict-{v}_vit-{s}16_8xb1-160k_ade20k-512x512.py' for s in 'tsb'] + [

@@ -1,7 +1,7 @@
 """tools/analysis_tools/bench_models.py: stock vs fused whole models, one run, JSON.
 
 The fast test runs tiny versions of the paper configs (overrides shrink the
-ViT); the slow ones assert the targets of issue 14 at full size (the time
+ViT); the slow ones assert the fused variant's targets at full size (the time
 targets on CUDA; on CPU a no-slowdown bound, see below).
 """
 import json
@@ -92,7 +92,7 @@ def test_bench_models_rejects_unknown_config(tmp_path):
     assert 'neither a config file nor one of' in proc.stderr
 
 
-# ---- Targets of issue 14 (full size; minutes each) --------------------------
+# ---- Targets of the fused variant (full size; minutes each) -----------------
 # Memory and equivalence targets hold on every device. The time targets (<= 0.9x)
 # are GPU targets: on a CPU the linear layers, identical in both variants, are
 # two thirds of a ViT training step and CPU flash attention does the same

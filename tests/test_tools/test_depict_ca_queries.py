@@ -41,7 +41,8 @@ def test_zero_step_sizes_leave_only_the_embeddings():
 
 
 def test_official_init_gives_nearly_identical_final_class_embeddings():
-    # E ~ TruncNormal(0, 0.02) is small next to the shared MSCA update (issue 15).
+    # E ~ TruncNormal(0, 0.02) is small next to the shared MSCA update, which
+    # every class embedding receives alike (docs/toy_dataset.md).
     stats = load_tool().query_stats(build_head(), [torch.randn(2, 32, 4, 4)])
     assert stats.shared_update_norm > 5 * stats.embedding_norm
     assert stats.final_cosine > 0.9

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/presence_oracle.py: mIoU with the image's classes given (issue 15)."""
+"""tools/analysis_tools/presence_oracle.py: mIoU with the image's classes given."""
 import importlib.util
 import os.path as osp
 import re

@@ -1,4 +1,5 @@
-"""tools/analysis_tools/shrunk_locality.py: the QU locality measure of issue 15."""
+"""tools/analysis_tools/shrunk_locality.py: how local the Shrunk query upsampler's
+attention is (docs/toy_dataset.md)."""
 import importlib.util
 import os.path as osp
 

@@ -1,8 +1,8 @@
-"""Slow: every decoder's toy config learns on the toy task (issue 15).
+"""Slow: every decoder's toy config learns on the toy task.
 
 Trains each toy config for 3 seeds on the toy schedule with
 ``tools/analysis_tools/toy_sweep.py`` and compares its mean mIoU with
-Segmenter's (same seeds). The issue's bar is 0.9x Segmenter's mean. A decoder
+Segmenter's (same seeds). The bar is 0.9x Segmenter's mean. A decoder
 below it passes only above its floor (the measured 3-seed ratio less a margin
 for thread-count and platform differences) **and** when its documented, measured
 reason still holds on the runs just made (docs/toy_dataset.md, "Learning

@@ -5,7 +5,8 @@
         [--modes train slide] [--runs 5] [--warmup 1] [--device cpu] [--sequential] \\
         [--profile 15] [--cfg-options model.backbone.num_layers=2 ...] [--out results.json]
 
-Each config's model is built twice (issue 14, "Benchmark: whole step"):
+Each config's model is built twice, to measure what the fused attention gains
+on a whole training step, not only in the attention:
 
 * ``stock``: the backbone as plain mmseg has it: mmseg's ``VisionTransformer``
   (attention through mmcv's ``MultiheadAttention``, i.e.

@@ -32,7 +32,7 @@ Definitions (also in docs/depict.md):
 
 * Orthogonality error of a set of n vectors stacked as the rows of B (n×d):
   ``‖B Bᵀ − I_n‖_F / ‖I_n‖_F = ‖B Bᵀ − I_n‖_F / √n`` (with the vectors as the
-  columns of G = Bᵀ this is the issue's ``‖GᵀG − I‖_F`` normalised by ``‖I‖_F``).
+  columns of G = Bᵀ this is ``‖GᵀG − I‖_F`` normalised by ``‖I‖_F``).
   0 for an orthonormal set; for P_k (B = P_k, n = p) it is reported on the raw
   rows (``error``: orthonormality) and on ℓ2-normalised rows (``cosine_error``:
   orthogonality alone). Class embeddings are compared as the masks use them,

@@ -39,8 +39,8 @@ class DepictBaseHead(BaseDecodeHead):
         norm_eps: Epsilon of every LayerNorm (official: PyTorch's 1e-5).
         eta_init: None (official) draws every operator's step size η from
             N(0, 1), so each layer starts with a random sign and size; a float
-            starts every η at that value instead (an ablation knob, issue 15:
-            docs/toy_dataset.md).
+            starts every η at that value instead (an ablation knob: does the
+            random initial sign and size of η matter? docs/toy_dataset.md).
         **kwargs: Passed to :class:`BaseDecodeHead` (``in_index``, ``align_corners``,
             ``loss_decode``, ``ignore_index``, ...).
     """

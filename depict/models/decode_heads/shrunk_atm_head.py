@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ..layers import (ATMDecoder, ATMOutputs, Lateral, MultiheadAttention, PostNormDecoderLayer,
                       QueryUpsampler)
 from .atm_head import BaseATMHead
+from .widths import atm_widths
 
 __all__ = ['QueryUpsampler', 'ShrunkATMHead']
 
@@ -38,11 +39,11 @@ class ShrunkATMHead(BaseATMHead):
 
     Args:
         in_channels: Channels of the two selected backbone outputs.
-        channels: Decoder width (512 for ViT-L).
+        channels: Decoder width; default half the backbone width (512 for ViT-L).
         num_classes: C.
         in_index: Backbone outputs to read: (early 1/16, late 1/32).
         num_layers: Decoder layers per QU stage and of the ATM stage (3).
-        num_heads: Attention heads (16 for ViT-L).
+        num_heads: Attention heads; default ``channels // 32`` (16 for ViT-L).
         ffn_ratio: FFN width / ``channels`` (4).
         query_grid: (h, w) of the stored QU grid: the training crop / patch size
             (40×40 for 640 crops); resized for other inputs.
@@ -53,12 +54,14 @@ class ShrunkATMHead(BaseATMHead):
         **kwargs: Other :class:`BaseDecodeHead` arguments.
     """
 
-    def __init__(self, *, in_channels: Union[int, Sequence[int]], channels: int,
-                 num_classes: int, in_index: Sequence[int] = (0, 1), num_layers: int = 3,
-                 num_heads: int = 8, ffn_ratio: int = 4, query_grid: Sequence[int] = (40, 40),
+    def __init__(self, *, in_channels: Union[int, Sequence[int]], num_classes: int,
+                 channels: Optional[int] = None, in_index: Sequence[int] = (0, 1),
+                 num_layers: int = 3, num_heads: Optional[int] = None, ffn_ratio: int = 4,
+                 query_grid: Sequence[int] = (40, 40),
                  dropout: float = 0.1, attn_drop: float = 0.1, scores: str = 'prob',
                  loss_decode: ConfigType = dict(type='ATMLoss'),
                  init_cfg: Optional[ConfigType] = None, **kwargs) -> None:
+        channels, num_heads = atm_widths(in_channels, channels, num_heads)
         super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes,
                          in_index=in_index, loss_decode=loss_decode, init_cfg=init_cfg,
                          scores=scores, **kwargs)
@@ -79,9 +82,9 @@ class ShrunkATMHead(BaseATMHead):
         (``tpn_atm_head.py``), whose self- and cross-attention both keep PyTorch's
         xavier-uniform in-projection.
 
-        Until 2026-12 the QU's q / k / v got trunc-normal 0.02 instead (found
-        while ablating issue 15): at the toy width C = 64 that starts every QU
-        attention logit about 20x flatter than the official init (weight std
+        The QU is listed here because the init matters: trunc-normal 0.02 q / k / v
+        (the rest of the head's init) would start every QU attention logit about
+        20x flatter than the official init at the toy width C = 64 (weight std
         0.02 against 1/√(2C) = 0.088; a logit scales with the product of two).
         """
         return super().torch_initialised_attentions() + [

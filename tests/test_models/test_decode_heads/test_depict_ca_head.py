@@ -101,7 +101,7 @@ def test_bad_configuration_errors():
 
 def test_default_attention_dropout_is_the_official_zero():
     # DEPICT's config.yml sets the decoder dropout to 0.0 (Segmenter's is 0.1):
-    # in training mode the head is then deterministic (issue 15).
+    # in training mode the head is then deterministic, as the official one.
     head = build_head().train()
     assert all(layer.attn.attn_drop == 0.0 for layer in [*head.layers, *head.cross_layers])
     x = torch.randn(2, 32, 4, 5)
@@ -112,7 +112,7 @@ def test_default_attention_dropout_is_the_official_zero():
 
 @pytest.mark.parametrize('head_type', ['DepictCAHead', 'DepictSAHead'])
 def test_eta_init_sets_every_step_size_and_defaults_to_the_official_draw(head_type):
-    """``eta_init`` (issue 15's ablation knob) starts every η at one value; without
+    """``eta_init`` (an ablation knob) starts every η at one value; without
     it each η is the official N(0, 1) draw (random sign and size per operator)."""
     from depict.models.layers import SubspaceAttention
     kwargs = dict(type=head_type, in_channels=32, num_classes=5, num_layers=2, num_heads=2,

@@ -131,7 +131,7 @@ def test_official_vit_l_ade20k_parameter_count():
 
 def test_default_attention_dropout_is_the_official_zero():
     # DEPICT's config.yml sets the decoder dropout to 0.0 (Segmenter's is 0.1):
-    # in training mode the head is then deterministic (issue 15).
+    # in training mode the head is then deterministic, as the official one.
     head = build_head().train()
     assert all(layer.attn.attn_drop == 0.0 for layer in head.layers)
     x = torch.randn(2, 32, 4, 5)
