@@ -1,44 +1,29 @@
-"""Startup hook: depict's ``mmcv.ops`` fallback without an ``import depict``.
+"""Startup shim: runs :mod:`depict.compat.startup_hook` from site-packages' ``.pth``.
 
-mmsegmentation imports ``mmcv.ops`` unconditionally, so with ``mmcv-lite`` (no
-compiled ``mmcv._ext``) a plain ``from mmseg.apis import init_model`` fails
-unless depict was imported first. ``pip install`` puts ``depict_mmcv_hook.pth``
-(one line, :data:`PTH_LINE`) into site-packages; Python runs it at startup and
-:func:`install` registers :class:`MmcvOpsFinder`, which only acts when something
-imports ``mmcv.ops``: if the compiled ops are missing it hands out the
-stand-in of :mod:`depict.utils.mmcv_ops`, otherwise it does nothing and the
-compiled ``mmcv.ops`` loads as usual.
-
-The hook is cheap at startup (it imports nothing beyond ``sys``) and never
-breaks the interpreter: any failure becomes a warning.
+``pip install`` puts ``depict_mmcv_hook.pth`` (one line, :data:`PTH_LINE`) into
+site-packages, and ``site`` executes it at every interpreter start. A ``.pth``
+line can only import a top-level module, and the ``depict`` package cannot be
+imported at startup (its ``__init__`` imports mmseg's models), so this module
+only loads ``depict/compat/startup_hook.py`` by path, under its real name, and
+calls its ``install()``; the logic and its documentation live there. It imports
+nothing beyond ``sys`` and ``importlib.util`` (already loaded at startup) and
+never breaks the interpreter: any failure becomes a warning.
 """
 import sys
 
-__all__ = ['PTH_NAME', 'PTH_LINE', 'MmcvOpsFinder', 'install']
+__all__ = ['PTH_NAME', 'PTH_LINE', 'install']
 
 #: The startup file that ``setup.py`` installs beside the packages.
 PTH_NAME = 'depict_mmcv_hook.pth'
 #: Its single line (``site`` executes lines that start with ``import``).
 PTH_LINE = 'import depict_mmcv_hook; depict_mmcv_hook.install()\n'
 
-_COMPAT_MODULE = 'depict.utils.mmcv_ops'
+_HOOK_MODULE = 'depict.compat.startup_hook'
 
 
-def _warn(message: str) -> None:
-    import warnings
-    warnings.warn(f'depict_mmcv_hook: {message}; import depict before mmseg to apply the '
-                  'mmcv.ops fallback', RuntimeWarning, stacklevel=2)
-
-
-def _load_compat_module():
-    """:mod:`depict.utils.mmcv_ops`, loaded without running ``depict/__init__``.
-
-    ``depict/__init__`` imports mmseg's models, which may be what is importing
-    ``mmcv.ops`` right now, so the package cannot be imported here. The module
-    is registered under its real name, so a later ``import depict`` finds and
-    reuses this very module (and its fallback state).
-    """
-    module = sys.modules.get(_COMPAT_MODULE)
+def _load_hook_module():
+    """:mod:`depict.compat.startup_hook`, loaded without running ``depict/__init__``."""
+    module = sys.modules.get(_HOOK_MODULE)
     if module is not None:
         return module
     import importlib.util
@@ -47,46 +32,24 @@ def _load_compat_module():
     package = importlib.util.find_spec('depict')  # finds, does not import
     if package is None or not package.submodule_search_locations:
         raise ImportError('the depict package is not importable')
-    path = osp.join(list(package.submodule_search_locations)[0], 'utils', 'mmcv_ops.py')
-    spec = importlib.util.spec_from_file_location(_COMPAT_MODULE, path)
+    path = osp.join(list(package.submodule_search_locations)[0], 'compat', 'startup_hook.py')
+    spec = importlib.util.spec_from_file_location(_HOOK_MODULE, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[_COMPAT_MODULE] = module
+    sys.modules[_HOOK_MODULE] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[_COMPAT_MODULE]
+        del sys.modules[_HOOK_MODULE]
         raise
     return module
 
 
-class MmcvOpsFinder:
-    """A meta path finder that answers only for ``mmcv.ops`` without ``mmcv._ext``."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != 'mmcv.ops':
-            return None
-        try:
-            import importlib.util
-            # Runs after ``mmcv`` itself is imported (the parent of mmcv.ops).
-            if importlib.util.find_spec('mmcv._ext') is not None:
-                return None  # the compiled mmcv: leave it alone
-            compat = _load_compat_module()
-            return importlib.util.spec_from_loader(
-                'mmcv.ops', compat.FallbackOpsLoader(), is_package=True)
-        except Exception as err:  # never turn an import into a crash of ours
-            _warn(f'could not apply the mmcv.ops fallback ({type(err).__name__}: {err})')
-            return None
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}()'
-
-
 def install() -> None:
-    """Registers :class:`MmcvOpsFinder` once (called by the startup file)."""
+    """Registers depict's ``mmcv.ops`` finder once (called by the startup file)."""
     try:
-        if not any(isinstance(f, MmcvOpsFinder) for f in sys.meta_path):
-            # First, so that it answers before the path finder reaches
-            # mmcv-lite's own mmcv/ops/__init__.py (which needs mmcv._ext).
-            sys.meta_path.insert(0, MmcvOpsFinder())
+        _load_hook_module().install()
     except Exception as err:
-        _warn(f'could not register the import hook ({err})')
+        import warnings
+        warnings.warn(f'depict_mmcv_hook: could not register the import hook '
+                      f'({type(err).__name__}: {err}); import depict before mmseg to apply '
+                      'the mmcv.ops fallback', RuntimeWarning, stacklevel=2)

@@ -15,7 +15,7 @@ overwriting it with ``mmcv-lite``; the compiled ops are then used untouched.
 Besides the packages, the install puts ``depict_mmcv_hook.pth`` into
 site-packages (for ``pip install .`` and ``pip install -e .`` alike): a one-line
 startup hook that applies the ``mmcv.ops`` fallback to plain mmseg too, without
-an ``import depict`` (see ``depict_mmcv_hook.py``).
+an ``import depict`` (see ``depict/compat/startup_hook.py``).
 """
 import os
 import re

@@ -4,13 +4,12 @@ Importing this package (``custom_imports = dict(imports=['depict'])`` in a
 config) first applies the compatibility layer, then registers depict's
 models, datasets, hooks and metrics with mmseg's registries:
 
-* :mod:`depict.utils.mmcv_ops`: pure-PyTorch ``mmcv.ops`` fallbacks where the
+* :mod:`depict.compat.mmcv_ops`: pure-PyTorch ``mmcv.ops`` fallbacks where the
   compiled mmcv is missing (mmcv-lite), so that ``mmseg.models`` imports;
-* :mod:`depict.utils.checkpoint`: ``weights_only`` checkpoint loading with an
-  exact allow-list for mmengine checkpoints.
+* :mod:`depict.compat.safe_unpickling`: ``weights_only`` checkpoint loading with
+  an exact allow-list for mmengine checkpoints.
 """
-from .utils.checkpoint import install_safe_checkpoint_loading
-from .utils.mmcv_ops import install_mmcv_ops_fallback
+from .compat import install_mmcv_ops_fallback, install_safe_checkpoint_loading
 from .version import __version__
 
 # Both must run before anything imports mmseg.models.

@@ -94,7 +94,7 @@ def build_inferencer(cfg: Config, checkpoint: str, device):
     from mmseg.apis import MMSegInferencer
 
     from depict.engine import load_state_dict_strictly
-    from depict.utils.checkpoint import check_all_schemes_safe
+    from depict.compat.safe_unpickling import check_all_schemes_safe
     check_all_schemes_safe()
 
     weights = checkpoint

@@ -355,7 +355,7 @@ def configure_checkpointing(cfg, resume: Optional[str] = None) -> None:
       The checkpoint's seed becomes the run's seed so that the data order
       (sampler, workers) is the one of the run being resumed.
     """
-    from depict.utils.checkpoint import check_all_schemes_safe
+    from depict.compat.safe_unpickling import check_all_schemes_safe
     check_all_schemes_safe()
     checkpoint_hook = (cfg.get('default_hooks') or {}).get('checkpoint')
     if checkpoint_hook is not None and checkpoint_hook.get('type') in ('CheckpointHook',

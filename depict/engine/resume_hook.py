@@ -25,7 +25,7 @@ iteration. :class:`ResumeStateHook` closes the gap:
   numpy scalars become lists, floats and ints): they load with
   ``torch.load(path, weights_only=True)`` and no allow-list, e.g. in plain
   mmengine/mmseg or other tools. Old checkpoints (with ``HistoryBuffer`` and
-  numpy values) still load through :mod:`depict.utils.checkpoint`.
+  numpy values) still load through :mod:`depict.compat.safe_unpickling`.
 
 Exactness holds for one process; with several, each process keeps its own
 generators and only the main process's are saved (restored on every process

@@ -23,7 +23,7 @@ class ConversionError(ValueError):
 
 #: Globals an official checkpoint may pickle beyond tensors and containers, on
 #: top of depict's mmengine allow-list (numpy arrays / scalars / dtypes,
-#: :data:`depict.utils.checkpoint.CHECKPOINT_GLOBALS`). Segmenter / DEPICT
+#: :data:`depict.compat.safe_unpickling.CHECKPOINT_GLOBALS`). Segmenter / DEPICT
 #: ``checkpoint.pth`` holds ``model``, ``optimizer``, ``lr_scheduler``,
 #: ``loss_scaler`` state dicts and ``epoch`` (plain values); SegViT's mmseg 0.x
 #: checkpoints hold ``state_dict``, ``optimizer`` and a ``meta`` dict of strings,
@@ -43,10 +43,10 @@ def load_official_checkpoint(path: str, extra_globals: Sequence = ()) -> dict:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        depict.utils.checkpoint.UnsafeCheckpointError: the file pickles a
+        depict.compat.safe_unpickling.UnsafeCheckpointError: the file pickles a
             global outside the allow-list; the message names it.
     """
-    from .checkpoint import load_local_checkpoint
+    from ..compat.safe_unpickling import load_local_checkpoint
     allowed = [*OFFICIAL_EXTRA_GLOBALS, *extra_globals]
     if not allowed:
         return load_local_checkpoint(path, map_location='cpu')

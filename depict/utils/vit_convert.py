@@ -116,7 +116,7 @@ def load_vit_source(src: str) -> tuple[dict, str, dict]:
         return _unwrap_state_dict(load_file(src)), 'timm', {}
     # A downloaded file must not be able to run code: the same safe loader
     # (weights_only + allow-list, foreign globals named) as every other path.
-    from .checkpoint import load_checkpoint_safely
+    from ..compat.safe_unpickling import load_checkpoint_safely
     return _unwrap_state_dict(load_checkpoint_safely(src, map_location='cpu')), 'timm', {}
 
 

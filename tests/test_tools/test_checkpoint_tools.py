@@ -16,7 +16,7 @@ from mmseg.registry import MODELS
 
 from conftest import PYTHON, REPO, TOY_CONFIG, fast_cfg_options, run_tool
 from depict.engine import CheckpointMismatchError
-from depict.utils.checkpoint import UnsafeCheckpointError
+from depict.compat.safe_unpickling import UnsafeCheckpointError
 from hostile import SYSTEM_GLOBAL, serve_directory, write_hostile_checkpoint
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')

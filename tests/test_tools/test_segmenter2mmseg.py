@@ -131,7 +131,7 @@ def test_unknown_and_missing_keys_are_listed():
 
 def test_refuses_pickled_objects(tmp_path):
     """The source is read with weights_only=True: a pickled class is refused, by name."""
-    from depict.utils.checkpoint import UnsafeCheckpointError
+    from depict.compat.safe_unpickling import UnsafeCheckpointError
     ckpt, _ = _fixture('segmenter')
     path = tmp_path / 'checkpoint.pth'
     torch.save(dict(ckpt, args=Config(dict(a=1))), path)
@@ -160,7 +160,7 @@ def test_explicit_allow_list(tmp_path):
     """A global is read only when passed explicitly (e.g. a training Namespace)."""
     import argparse
 
-    from depict.utils.checkpoint import UnsafeCheckpointError
+    from depict.compat.safe_unpickling import UnsafeCheckpointError
     ckpt, _ = _fixture('segmenter')
     path = tmp_path / 'checkpoint.pth'
     torch.save(dict(ckpt, args=argparse.Namespace(lr=0.001)), path)

@@ -12,7 +12,7 @@ ModuleNotFoundError``) expect. With the compiled ``mmcv`` installed it does
 nothing.
 
 ``import depict`` installs the stand-in; without it, the startup hook
-:mod:`depict_mmcv_hook` (installed with the package as a ``.pth`` file) hands
+:mod:`depict.compat.startup_hook` (run by the ``.pth`` file installed with the package) hands
 out the same stand-in through :class:`FallbackOpsLoader` when ``mmcv.ops`` is
 imported, so plain mmseg works beside depict.
 """
@@ -161,7 +161,7 @@ def _fallback_module() -> _FallbackOpsModule:
 class FallbackOpsLoader(importlib.abc.Loader):
     """Loads the stand-in as ``mmcv.ops`` through the import system.
 
-    Used by the startup hook (:mod:`depict_mmcv_hook`) when ``mmcv.ops`` is
+    Used by the startup hook (:mod:`depict.compat.startup_hook`) when ``mmcv.ops`` is
     imported without ``mmcv._ext``; the import system then registers the module
     in ``sys.modules`` and as ``mmcv.ops``.
     """

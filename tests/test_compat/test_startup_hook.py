@@ -46,11 +46,11 @@ def test_plain_mmseg_imports_without_depict(site_dir):
         import mmseg.models
         assert 'depict' not in sys.modules, 'the hook must not import depict'
         import mmcv.ops
-        from depict.utils.mmcv_ops import mmcv_ops_are_fallback
+        from depict.compat.mmcv_ops import mmcv_ops_are_fallback
         assert mmcv_ops_are_fallback()
         assert callable(mmcv.ops.point_sample)
         import depict  # a later import reuses the same stand-in
-        assert depict.utils.mmcv_ops.mmcv_ops_are_fallback()
+        assert depict.compat.mmcv_ops.mmcv_ops_are_fallback()
         print('OK')
     ''', site_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,7 +84,7 @@ def test_compiled_mmcv_is_left_alone(site_dir, tmp_path):
     result = run_python('''
         import mmcv.ops
         assert mmcv.ops.COMPILED
-        assert 'depict.utils.mmcv_ops' not in sys.modules
+        assert 'depict.compat.mmcv_ops' not in sys.modules
         print('OK')
     ''', site_dir, str(fake))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -92,9 +92,11 @@ def test_compiled_mmcv_is_left_alone(site_dir, tmp_path):
 
 def test_a_broken_compat_layer_warns_instead_of_crashing(site_dir, tmp_path):
     broken = tmp_path / 'broken'
-    (broken / 'depict' / 'utils').mkdir(parents=True)
+    (broken / 'depict' / 'compat').mkdir(parents=True)
     (broken / 'depict' / '__init__.py').write_text('')
-    (broken / 'depict' / 'utils' / 'mmcv_ops.py').write_text('raise OSError("boom")\n')
+    shutil.copy(osp.join(REPO, 'depict', 'compat', 'startup_hook.py'),
+                broken / 'depict' / 'compat' / 'startup_hook.py')
+    (broken / 'depict' / 'compat' / 'mmcv_ops.py').write_text('raise OSError("boom")\n')
     result = run_python('''
         print('started')
         try:

@@ -5,7 +5,7 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner import CheckpointLoader
 
-from depict.utils.checkpoint import CHECKPOINT_GLOBALS, UnsafeCheckpointError
+from depict.compat.safe_unpickling import CHECKPOINT_GLOBALS, UnsafeCheckpointError
 
 
 def _mmengine_like_checkpoint() -> dict:

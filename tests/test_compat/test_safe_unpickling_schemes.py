@@ -17,7 +17,7 @@ from mmengine.runner import checkpoint as mm_ckpt
 from mmseg.registry import MODELS
 
 from conftest import TOY_CONFIG
-from depict.utils.checkpoint import (SAFE_SCHEME_LOADERS, UnsafeCheckpointError,
+from depict.compat.safe_unpickling import (SAFE_SCHEME_LOADERS, UnsafeCheckpointError,
                                      check_all_schemes_safe)
 from hostile import SYSTEM_GLOBAL, serve_directory, write_hostile_checkpoint
 

@@ -391,7 +391,7 @@ def check_all_schemes_safe() -> None:
                if loader not in ours}
     if foreign:
         raise RuntimeError(
-            'checkpoint schemes served by loaders outside depict.utils.checkpoint (they may '
+            'checkpoint schemes served by loaders outside depict.compat.safe_unpickling (they may '
             'unpickle without the allow-list): ' + ', '.join(
                 f'{prefix!r} -> {loader.__module__}.{loader.__name__}'
                 for prefix, loader in foreign.items()))

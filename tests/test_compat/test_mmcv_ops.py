@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from depict.utils.mmcv_ops import (mmcv_ops_are_fallback, point_sample,
+from depict.compat.mmcv_ops import (mmcv_ops_are_fallback, point_sample,
                                    sigmoid_focal_loss)
 
 
