@@ -1,5 +1,6 @@
-"""FLOP counting (fvcore convention): the SDPA handle, an analytic ATM count,
-and the full-size numbers of the SegViT paper (slow)."""
+"""FLOP counting (fvcore convention): the SDPA handle, hand counts of every
+head's multiply-accumulates at toy sizes, and the full-size numbers of the SegViT
+paper (slow)."""
 import os.path as osp
 
 import pytest
@@ -51,6 +52,32 @@ def tiny_atm(num_layers=2, classes=3, width=16, cin=24):
     return model
 
 
+def vit_layer_flops(tokens, d, mlp_ratio=4):
+    """One pre-norm ViT block on ``tokens`` tokens: two LNs (5 per element),
+    q/k/v and output projections, attention (T²·2d over the heads), the MLP."""
+    return 2 * 5 * tokens * d + 4 * tokens * d * d + 2 * tokens * tokens * d \
+        + 2 * mlp_ratio * tokens * d * d
+
+
+def post_norm_layer_flops(queries, keys, d, ffn_ratio=4):
+    """One :class:`PostNormDecoderLayer` (``queries`` tokens, ``keys`` memory
+    tokens of width d): self-attention, cross-attention (q, out on the queries;
+    k, v on the memory; logits and A·v), FFN, three LNs."""
+    self_attn = 4 * queries * d * d + 2 * queries * queries * d
+    cross_attn = 2 * queries * d * d + 2 * keys * d * d + 2 * queries * keys * d
+    ffn = 2 * ffn_ratio * queries * d * d
+    return self_attn + cross_attn + ffn + 3 * 5 * queries * d
+
+
+def atm_prediction_flops(classes, h, size):
+    """ATM's prediction at ``size`` from (C, h, w) masks, computed separably
+    (upsampled_class_scores): along the width (bilinear, 4 per output), then
+    along the height (one block of rows here, each reading the h source rows),
+    then Σ_q softmax · σ."""
+    H, W = size
+    return 4 * classes * h * W + classes * H * h * W + classes * classes * H * W
+
+
 def test_atm_decoder_count_matches_the_formula():
     """Every MAC of the ATM decoder written out (fvcore: Linear in·out per row,
     LayerNorm 5 per element, bilinear upsampling 4 per output, einsum = product
@@ -60,31 +87,69 @@ def test_atm_decoder_count_matches_the_formula():
     N = (H // 16) * (W // 16)
     result = count_segmentor_flops(tiny_atm(L, C, d, cin), (H, W))
     laterals = S * (N * cin * d + 5 * N * d)
-    self_attn = 4 * C * d * d + 2 * C * C * d
-    cross_attn = 2 * C * d * d + 2 * N * d * d + 2 * C * N * d
-    ffn = 8 * C * d * d
-    layer = self_attn + cross_attn + ffn + 3 * 5 * C * d
     class_head = C * d * (C + 1)  # inference: the final prediction only
-    # Upsampled masks, computed separably (upsampled_class_scores): along the
-    # width (bilinear, 4 per output), then along the height (one block of
-    # rows here, each reading the h source rows), then Σ_q softmax · σ.
-    h = H // 16
-    prediction = 4 * C * h * W + C * H * h * W + C * C * H * W
-    expected = laterals + S * L * layer + class_head + prediction
+    expected = (laterals + S * L * post_norm_layer_flops(C, N, d) + class_head
+                + atm_prediction_flops(C, H // 16, (H, W)))
     assert result.decoder == expected
     assert result.total == result.backbone + result.decoder
 
 
+def _toy_counts(name, size):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    init_default_scope('mmseg')
+    return count_segmentor_flops(MODELS.build(cfg.model), size)
+
+
 def test_every_head_of_the_project_counts():
-    """ATM, Shrunk and mmseg's Segmenter (forward-only counters refuse query heads)."""
-    for name in ('segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py',
-                 'segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py',
-                 'segmenter/segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py'):
-        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
-        init_default_scope('mmseg')
-        result = count_segmentor_flops(MODELS.build(cfg.model), (64, 48))
-        assert result.backbone > 0 and result.decoder > 0, name
-        assert 'GFLOPs' in result.table()
+    """The toy configs of ATM, Shrunk and mmseg's Segmenter (forward-only
+    counters refuse query heads), every MAC written out at 64x48.
+
+    Toy ViT: d = 64, 4 blocks, 2 heads, MLP ratio 4, 8-pixel patches: an 8x6
+    grid, N = 48 patches + CLS; C = 8 classes. Not counted (fvcore): element-wise
+    ops, the norms of F.normalize, and the bicubic resizing of position
+    embeddings and of Shrunk's query grid.
+    """
+    H, W, d, C = 64, 48, 64, 8
+    h, N = 8, 48
+    patch_embed = 3 * 8 * 8 * d * N  # the stride-8 convolution
+    vit = patch_embed + 4 * vit_layer_flops(N + 1, d) + 5 * (N + 1) * d  # + final LN
+    class_head = C * d * (C + 1)
+    prediction = atm_prediction_flops(C, h, (H, W))
+
+    # SegViT (ATM): three levels (blocks 1, 2, 3), 3 layers each, masks accumulate.
+    result = _toy_counts('segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py', (H, W))
+    laterals = 3 * (N * d * d + 5 * N * d)
+    assert result.backbone == vit
+    assert result.decoder == laterals + 9 * post_norm_layer_flops(C, N, d) + class_head \
+        + prediction
+    assert result.total == result.backbone + result.decoder
+    assert 'GFLOPs' in result.table()
+
+    # SegViT Shrunk: QD at block 2 (its queries: a 4x3 grid + CLS, its keys all
+    # 49 tokens), block 3 on 13 tokens; the head reads blocks 1 (8x6) and 3 (4x3).
+    result = _toy_counts('segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py', (H, W))
+    q, k = 4 * 3 + 1, N + 1
+    query_downsample = (5 * k * d + 5 * q * d  # LN of keys and of queries
+                        + q * d * d + 2 * k * d * d  # q; k and v
+                        + 2 * q * k * d + q * d * d  # attention; output projection
+                        + 5 * q * d + 8 * q * d * d)  # LN, MLP
+    assert result.backbone == patch_embed + 2 * vit_layer_flops(k, d) + query_downsample \
+        + vit_layer_flops(q, d) + 5 * q * d
+    late = 4 * 3
+    laterals = N * d * d + 5 * N * d + late * d * d + 5 * late * d
+    upsampler = 3 * post_norm_layer_flops(N, N, d) + 3 * post_norm_layer_flops(N, late, d)
+    atm = 3 * post_norm_layer_flops(C, N, d)  # one stage on the 8x6 grid
+    assert result.decoder == laterals + upsampler + atm + class_head + prediction
+
+    # Segmenter's mask transformer (mmseg): 2 blocks on N + C tokens.
+    result = _toy_counts('segmenter/segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py', (H, W))
+    tokens = N + C
+    projections = N * d * d + N * d * d + C * d * d  # dec_proj, patch_proj, classes_proj
+    masks = N * C * d + 5 * N * C  # n(Z) n(E)ᵀ, LN over the classes
+    upsample = 4 * C * H * W  # mmseg's bilinear resize to the input
+    assert result.backbone == vit
+    assert result.decoder == projections + 2 * vit_layer_flops(tokens, d) + 5 * tokens * d \
+        + masks + upsample
 
 
 # The SegViT paper's whole-model counts (one window, multiply-accumulates).
