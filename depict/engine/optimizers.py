@@ -18,15 +18,92 @@ from mmseg's parameter names (``backbone.patch_embed``, ``backbone.cls_token``,
 else, i.e. the final norm, any new backbone modules such as the local pathway,
 and the decode head → id num_layers+1), and scales the learning rate by
 ``decay_rate ** (num_layers + 1 − id)``.
+
+Frozen parameters (``requires_grad=False``, e.g. a backbone's
+``frozen_stages``) are left out of the optimizer by both constructors here:
+:class:`TrainableOptimWrapperConstructor` is mmengine's default constructor
+restricted to the trainable parameters (mmengine's own passes
+``model.parameters()``, frozen ones included, when there is no
+``paramwise_cfg``, and warns once per frozen tensor otherwise).
 """
+import inspect
+import logging
 from typing import Optional
 
-from mmengine.logging import print_log
-from mmengine.optim import DefaultOptimWrapperConstructor
-from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.logging import MMLogger, print_log
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
+from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
 from torch import nn
 
-__all__ = ['vit_layer_id', 'ViTLayerDecayOptimWrapperConstructor']
+__all__ = ['vit_layer_id', 'ViTLayerDecayOptimWrapperConstructor',
+           'TrainableOptimWrapperConstructor']
+
+
+def _log_frozen(module: nn.Module) -> None:
+    """One line instead of mmengine's warning per frozen tensor."""
+    frozen = [param for param in module.parameters() if not param.requires_grad]
+    if frozen:
+        numel = sum(param.numel() for param in frozen)
+        print_log(f'{len(frozen)} frozen parameter tensors ({numel / 1e6:.2f} M values, '
+                  'requires_grad=False) are left out of the optimizer', logger='current')
+
+
+class _DropFrozenWarnings(logging.Filter):
+    """Drops mmengine's per-tensor "... is skipped since its requires_grad=False"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return 'is skipped since its requires_grad=False' not in record.getMessage()
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """mmengine's ``DefaultOptimWrapperConstructor`` over trainable parameters only.
+
+    The same groups and ``paramwise_cfg`` rules as mmengine's, but parameters
+    with ``requires_grad=False`` (frozen backbone stages) are never handed to
+    the optimizer, with or without ``paramwise_cfg``. They would get no
+    gradient and so not move either way; leaving them out keeps them out of
+    the optimizer's state and its state dict, and makes a wrongly frozen
+    parameter visible (logged count) instead of silently carried.
+
+    Example::
+
+        model = dict(backbone=dict(frozen_stages=24))
+        optim_wrapper = dict(
+            type='OptimWrapper', constructor='TrainableOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=6e-5, weight_decay=0.01))
+    """
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        if self.paramwise_cfg:
+            return super().__call__(model)  # groups from add_params (below)
+        if hasattr(model, 'module'):
+            model = model.module
+        _log_frozen(model)
+        optimizer_cfg = self.optimizer_cfg.copy()
+        optimizer_cls = optimizer_cfg['type']
+        if isinstance(optimizer_cls, str):
+            with OPTIMIZERS.switch_scope_and_registry(None) as registry:
+                optimizer_cls = registry.get(optimizer_cls)
+        # The first argument takes the parameters (``params`` for torch's optimizers).
+        first_arg = next(iter(inspect.signature(optimizer_cls).parameters))
+        optimizer_cfg[first_arg] = [p for p in model.parameters() if p.requires_grad]
+        optimizer = OPTIMIZERS.build(optimizer_cfg)
+        wrapper_cfg = self.optim_wrapper_cfg.copy()
+        wrapper_cfg.setdefault('type', 'OptimWrapper')
+        return OPTIM_WRAPPERS.build(wrapper_cfg, default_args=dict(optimizer=optimizer))
+
+    def add_params(self, params: list, module: nn.Module, prefix: str = '',
+                   is_dcn_module: Optional[bool] = None) -> None:
+        if prefix:  # mmengine's recursion into children
+            return super().add_params(params, module, prefix, is_dcn_module)
+        _log_frozen(module)
+        logger, quiet = MMLogger.get_current_instance(), _DropFrozenWarnings()
+        logger.addFilter(quiet)
+        try:
+            super().add_params(params, module, prefix, is_dcn_module)
+        finally:
+            logger.removeFilter(quiet)
 
 _NO_DECAY = ('pos_embed', 'cls_token', 'cls_emb', 'reg_token', 'dist_token',
              'relative_position_bias_table')
@@ -72,6 +149,7 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     Backbones: mmseg's ``VisionTransformer`` (and subclasses), ``BEiT``,
     ``MAE`` and depict's ``TimmViT``; the depth is read from
     ``model.backbone.layers`` (``TimmViT.layers`` are its kept timm blocks).
+    Frozen parameters (``requires_grad=False``) are in no group.
 
     Example::
 
@@ -96,6 +174,7 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                                  'set paramwise_cfg.num_layers')
             num_layers = len(layers)
         no_decay_names = tuple(cfg.get('no_decay_names', _NO_DECAY))
+        _log_frozen(module)
         groups: dict = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:

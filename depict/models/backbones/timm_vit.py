@@ -30,15 +30,39 @@ the weights of each config.
 
 Layer-wise lr decay: :class:`~depict.engine.optimizers.ViTLayerDecayOptimWrapperConstructor`
 reads this wrapper's parameter names (``backbone.model.blocks.<i>`` etc.).
+
+For large ViTs (ViT-L and up) two memory savers: ``frozen_stages`` (mmseg's
+Swin / mmdet's ResNet convention: no gradients, eval mode) and ``with_cp``
+(activation checkpointing per block, mmseg's name); docs/backbones.md gives
+their measured memory.
 """
 import re
-from typing import Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence, Union
 
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+import torch
 from torch import Tensor, nn
 
 __all__ = ['TimmViT']
+
+
+
+@contextmanager
+def _non_reentrant_checkpoints() -> Iterator[None]:
+    """timm's per-block ``checkpoint`` with ``use_reentrant=False`` whatever the
+    global timm setting: the reentrant variant gives no gradient to a block's
+    parameters when the block's input does not require grad, which is the case
+    right after frozen stages."""
+    from timm.layers import set_reentrant_ckpt, use_reentrant_ckpt
+    previous = use_reentrant_ckpt()
+    set_reentrant_ckpt(False)
+    try:
+        yield
+    finally:
+        set_reentrant_ckpt(previous)
+
 
 _NOT_PLAIN = ('{!r} is not a plain ViT with `blocks`, `forward_intermediates` and dynamic image '
               'sizes (TimmViT wraps timm VisionTransformer/Eva models; use an mmseg backbone '
@@ -77,6 +101,29 @@ class TimmViT(BaseModule):
         drop_path_rate: Stochastic depth (timm's linear rule over the blocks).
         dynamic_img_pad: Pad inputs that are not a multiple of the patch size
             (bottom/right, as mmseg's ViT). If False such inputs raise.
+        frozen_stages: Stages frozen during training, counted as in mmseg's
+            Swin and mmdet's ResNet: ``-1`` none; ``0`` the embedding stage
+            (patch embedding, position embedding, CLS / register tokens); ``k``
+            the embedding and blocks ``0 .. k-1``; ``len(layers)`` (the kept
+            blocks) the whole backbone, final norm included (linear probing
+            of a frozen ViT). Frozen parameters get ``requires_grad=False``
+            (build the optimizer with ``TrainableOptimWrapperConstructor`` or
+            ``ViTLayerDecayOptimWrapperConstructor`` so that it holds none),
+            and the frozen modules are put back in eval mode at every
+            ``train()``, as mmseg's Swin ``_freeze_stages`` does: dropout and
+            drop-path are off in frozen blocks, so they compute the fixed
+            features the decoder learns from (the frozen-feature protocol of
+            DINOv2's linear evaluation). LayerNorm has no running statistics,
+            so eval mode changes nothing else. No activations are kept for
+            the frozen prefix (nothing in it requires grad).
+        with_cp: Activation checkpointing: every block's activations are
+            recomputed in the backward pass instead of being stored
+            (``torch.utils.checkpoint`` with ``use_reentrant=False``, through
+            timm's per-block ``grad_checkpointing``), trading about one more
+            forward of the blocks for their activation memory. Same outputs
+            and gradients as without it; drop-path draws the same masks in
+            the recomputation (checkpoint restores the RNG state). Used only
+            when autograd records (training); inference is unchanged.
         model_kwargs: Further ``timm.create_model`` keyword arguments (e.g.
             ``patch_size``, ``embed_dim``, ``depth``, ``num_heads`` for tiny
             test models; these change the architecture, so not with weights).
@@ -88,6 +135,7 @@ class TimmViT(BaseModule):
                  img_size: Union[int, Sequence[int], None] = None,
                  out_indices: Union[int, Sequence[int]] = -1, final_norm: bool = True,
                  drop_path_rate: float = 0.0, dynamic_img_pad: bool = True,
+                 frozen_stages: int = -1, with_cp: bool = False,
                  model_kwargs: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -153,6 +201,44 @@ class TimmViT(BaseModule):
         self.embed_dims = model.embed_dim
         self.patch_size = tuple(model.patch_embed.patch_size)
         self.num_prefix_tokens = model.num_prefix_tokens
+        num_blocks = len(model.blocks)
+        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
+                or not -1 <= frozen_stages <= num_blocks:
+            raise ValueError(f'frozen_stages={frozen_stages!r} must be an int from -1 (nothing '
+                             f'frozen) to {num_blocks} (the whole backbone: its {num_blocks} '
+                             'kept blocks and the final norm); 0 freezes the embedding only')
+        self.frozen_stages = frozen_stages
+        self.with_cp = bool(with_cp)
+        self._freeze_stages()
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The modules ``frozen_stages`` freezes, embedding stage first."""
+        if self.frozen_stages < 0:
+            return []
+        # Embedding stage: every child of the timm model except the blocks (patch
+        # embedding, position dropout, pre-norm, RoPE; pruned heads are Identity).
+        modules = [m for name, m in self.model.named_children() if name != 'blocks']
+        modules += list(self.model.blocks[:self.frozen_stages])
+        if self.frozen_stages == len(self.model.blocks) and self.norm is not None:
+            modules.append(self.norm)
+        return modules
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        # Parameters held by the timm model itself: cls / reg tokens, pos_embed.
+        for param in self.model.parameters(recurse=False):
+            param.requires_grad_(False)
+        for module in self.frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'TimmViT':
+        """Sets the mode, keeping frozen stages in eval mode (mmseg's Swin)."""
+        super().train(mode)
+        self._freeze_stages()
+        return self
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -174,10 +260,14 @@ class TimmViT(BaseModule):
         batch, _, height, width = inputs.shape
         grid_h, grid_w = self.model.patch_embed.dynamic_feat_size((height, width))
         wanted = sorted(set(self.out_indices))
-        # Each intermediate is (B, h*w, C): prefix tokens already split off by timm.
-        tokens = self.model.forward_intermediates(
-            inputs, indices=wanted, norm=False, output_fmt='NLC', intermediates_only=True,
-            stop_early=True)
+        # timm checkpoints each block when its flag is set; only worth it (and only
+        # set) while autograd records.
+        self.model.grad_checkpointing = self.with_cp and torch.is_grad_enabled()
+        with _non_reentrant_checkpoints():
+            # Each intermediate is (B, h*w, C): prefix tokens already split off by timm.
+            tokens = self.model.forward_intermediates(
+                inputs, indices=wanted, norm=False, output_fmt='NLC', intermediates_only=True,
+                stop_early=True)
         by_block = dict(zip(wanted, tokens))
         last = len(self.model.blocks) - 1
         outs = []
@@ -191,5 +281,6 @@ class TimmViT(BaseModule):
 
     def extra_repr(self) -> str:
         return (f'out_indices={self.out_indices}, final_norm={self.norm is not None}, '
-                f'patch_size={self.patch_size}, prefix_tokens={self.num_prefix_tokens}')
+                f'patch_size={self.patch_size}, prefix_tokens={self.num_prefix_tokens}, '
+                f'frozen_stages={self.frozen_stages}, with_cp={self.with_cp}')
 
