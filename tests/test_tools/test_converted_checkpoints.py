@@ -33,9 +33,9 @@ def test_converted_checkpoint_runs_in_test_tool(name, tiny_toy_root, tmp_path):
               osp.join(DATA, fixture), str(ckpt)])
     arch = torch.load(ckpt, weights_only=True)['meta']['architecture']
     if name == 'segvit-atm':
-        from depict.utils.segvit_convert import model_overrides
+        from depict.converters.segvit import model_overrides
     else:
-        from depict.utils.segmenter_convert import model_overrides
+        from depict.converters.segmenter import model_overrides
     overrides = model_overrides(arch)
     test_cfg = dict(mode='slide', crop_size=(window, window), stride=(stride, stride))
     if pad:

@@ -17,7 +17,7 @@ Example (Seg-T-Mask/16, ADE20K):
         seg_tiny_mask/checkpoint.pth checkpoints/seg_tiny_mask.pth \\
         --variant seg_tiny_mask/variant.yml
 
-The conversion itself lives in :mod:`depict.utils.segmenter_convert`.
+The conversion itself lives in :mod:`depict.converters.segmenter`.
 """
 import argparse
 import json
@@ -43,8 +43,8 @@ def main() -> None:
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     sys.path.insert(0, repo)
     import depict  # noqa: F401  safe checkpoint loading, dataset registry
-    from depict.utils.official_convert import ConversionError, load_official_checkpoint
-    from depict.utils.segmenter_convert import (convert_segmenter_checkpoint, read_variant,
+    from depict.converters.official import ConversionError, load_official_checkpoint
+    from depict.converters.segmenter import (convert_segmenter_checkpoint, read_variant,
                                                 required_options, suggest_config)
 
     variant_path = args.variant

@@ -10,7 +10,7 @@ matching ``configs/segvit`` config. Packed attention projections are split into
 q / k / v, Shrunk's query grid ``q.weight`` (h*w, C) becomes the grid parameter,
 the loss buffers are dropped; unknown or missing tensors are an error listing them.
 
-The conversion itself lives in :mod:`depict.utils.segvit_convert`.
+The conversion itself lives in :mod:`depict.converters.segvit`.
 """
 import argparse
 import json
@@ -28,8 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import depict  # noqa: F401  safe checkpoint loading, dataset registry
-    from depict.utils.official_convert import ConversionError, load_official_checkpoint
-    from depict.utils.segvit_convert import convert_segvit_checkpoint
+    from depict.converters.official import ConversionError, load_official_checkpoint
+    from depict.converters.segvit import convert_segvit_checkpoint
     try:
         out = convert_segvit_checkpoint(load_official_checkpoint(args.src),
                                         source=osp.abspath(args.src))

@@ -15,7 +15,7 @@ Example (the file the ViT-B configs expect):
         timm:vit_base_patch16_384.augreg_in21k_ft_in1k \\
         data/pretrain/vit_base_patch16_384.augreg_in21k_ft_in1k.pth
 
-The conversion itself lives in :mod:`depict.utils.vit_convert`.
+The conversion itself lives in :mod:`depict.converters.vit`.
 """
 import argparse
 import json
@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from depict.utils.vit_convert import convert_vit_checkpoint
+    from depict.converters.vit import convert_vit_checkpoint
     if args.img_size is not None and len(args.img_size) > 2:
         raise SystemExit('--img-size takes H or H W')
     ckpt = convert_vit_checkpoint(args.src, img_size=args.img_size, source_grid=args.source_grid,

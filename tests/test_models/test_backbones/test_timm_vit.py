@@ -4,7 +4,7 @@ import torch
 from mmseg.models.backbones import VisionTransformer
 
 from depict.models.backbones import TimmViT
-from depict.utils.vit_convert import convert_vit_checkpoint
+from depict.converters.vit import convert_vit_checkpoint
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2)
 
@@ -131,7 +131,7 @@ def test_bad_arguments():
 
 def test_augreg_timm_equals_mmseg_vit_through_the_converter(tmp_path):
     """The same AugReg-layout weights in TimmViT and in mmseg's VisionTransformer
-    (converted by depict.utils.vit_convert) give the same features.
+    (converted by depict.converters.vit) give the same features.
 
     On the pretrained grid exactly; on another (non-square) window the two
     resample the position grid differently (timm: antialiased bicubic, PIL's

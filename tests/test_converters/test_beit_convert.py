@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmseg.models.backbones import BEiT, MAE
 
-from depict.utils.beit_convert import convert_beit_checkpoint, mmseg_convert_beit
+from depict.converters.beit import convert_beit_checkpoint, mmseg_convert_beit
 
 # global_pool='token': the pre-training layout, with a per-token final norm (``norm``).
 TINY = dict(embed_dim=32, depth=3, num_heads=2, img_size=64)
@@ -97,7 +97,7 @@ def test_command_line(tmp_path):
     beit = timm.create_model('beit_base_patch16_224', global_pool='token', **TINY)
     torch.save({'model': randomised(beit).state_dict()}, src)
     dst = tmp_path / 'beit_mmseg.pth'
-    subprocess.run([sys.executable, '-m', 'depict.utils.beit_convert', str(src), str(dst)],
+    subprocess.run([sys.executable, '-m', 'depict.converters.beit', str(src), str(dst)],
                    check=True, capture_output=True)
     state = torch.load(dst, weights_only=True)['state_dict']
     _, missing, unexpected = load(BEiT(**MMSEG), state)

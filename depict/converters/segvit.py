@@ -32,7 +32,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from .official_convert import ConversionError, check_complete, dataset_meta
+from .official import ConversionError, check_complete, dataset_meta
 
 __all__ = ['convert_segvit_checkpoint', 'segvit_architecture']
 

@@ -385,7 +385,7 @@ def convert_vit_checkpoint(src: Union[str, Mapping], *,
     state['pos_embed'] = resize_pos_embed(pos, grid, src_grid, interpolation)
     hidden = state['layers.0.ffn.layers.0.0.weight'].shape[0] if num_layers else 4 * embed_dims
     meta = dict(
-        converter='depict.utils.vit_convert',
+        converter='depict.converters.vit',
         source=osp.basename(str(source_name)) if source_name else None,
         source_format=fmt,
         timm_model=info.get('timm_model'),

@@ -26,7 +26,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from .official_convert import (DATASETS, ConversionError, KeyMapper, check_complete,
+from .official import (DATASETS, ConversionError, KeyMapper, check_complete,
                                dataset_meta)
 
 __all__ = ['convert_segmenter_checkpoint', 'detect_format', 'architecture', 'read_variant',

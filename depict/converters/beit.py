@@ -1,6 +1,6 @@
 """Converts official BEiT / MAE checkpoints to mmseg's ``BEiT`` / ``MAE`` keys.
 
-    python -m depict.utils.beit_convert SRC.pth DST.pth
+    python -m depict.converters.beit SRC.pth DST.pth
 
 mmseg ships ``tools/model_converters/beit2mmseg.py`` (installed under
 ``mmseg/.mim/tools/``); :func:`convert_beit_checkpoint` runs its
@@ -8,7 +8,7 @@ mmseg ships ``tools/model_converters/beit2mmseg.py`` (installed under
 ``mlp.fc1/fc2`` → ``ffn.layers.0.0/1``, ``patch_embed.proj`` →
 ``patch_embed.projection``) and fixes what it leaves wrong for the checkpoints
 users download (tested on synthetic checkpoints in the official key layout,
-``tests/test_utils/test_beit_convert.py``):
+``tests/test_converters/test_beit_convert.py``):
 
 * it keeps a copy of every ``patch_embed.proj.*`` key under the old name
   (an unexpected key at load time): dropped;
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
     state = convert_beit_checkpoint(checkpoint)
-    torch.save(dict(state_dict=state, meta=dict(converter='depict.utils.beit_convert',
+    torch.save(dict(state_dict=state, meta=dict(converter='depict.converters.beit',
                                                 source=osp.basename(args.src))), args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}')
 

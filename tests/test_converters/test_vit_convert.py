@@ -12,7 +12,7 @@ from timm.models.vision_transformer import VisionTransformer as TimmViT
 from timm.models.vision_transformer import _load_weights as timm_load_npz
 
 from conftest import PYTHON, REPO, parsed_config, run_tool
-from depict.utils.vit_convert import (convert_vit_checkpoint, npz_to_timm, resize_pos_embed,
+from depict.converters.vit import (convert_vit_checkpoint, npz_to_timm, resize_pos_embed,
                                       timm_to_mmseg)
 
 WIDTH, DEPTH, HEADS, PATCH = 32, 2, 2, 8

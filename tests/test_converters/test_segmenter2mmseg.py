@@ -14,8 +14,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from depict.utils.official_convert import ConversionError, load_official_checkpoint
-from depict.utils.segmenter_convert import (convert_segmenter_checkpoint, model_overrides,
+from depict.converters.official import ConversionError, load_official_checkpoint
+from depict.converters.segmenter import (convert_segmenter_checkpoint, model_overrides,
                                             read_variant)
 
 from conftest import PYTHON, REPO, run_tool

@@ -18,8 +18,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from depict.utils.official_convert import ConversionError, load_official_checkpoint
-from depict.utils.segvit_convert import convert_segvit_checkpoint, model_overrides
+from depict.converters.official import ConversionError, load_official_checkpoint
+from depict.converters.segvit import convert_segvit_checkpoint, model_overrides
 
 OFFICIAL = osp.join(REPO, 'tests', 'data', 'official')
 DATA = osp.join(OFFICIAL, 'segvit-atm')
