@@ -1,8 +1,8 @@
 """Converts official BEiT / MAE checkpoints to mmseg's ``BEiT`` / ``MAE`` keys.
 
-    python -m depict.converters.beit SRC.pth DST.pth
+    python tools/model_converters/beit2mmseg.py SRC.pth DST.pth   # depict's
 
-mmseg ships ``tools/model_converters/beit2mmseg.py`` (installed under
+mmseg ships its own ``tools/model_converters/beit2mmseg.py`` (installed under
 ``mmseg/.mim/tools/``); :func:`convert_beit_checkpoint` runs its
 ``convert_beit`` (block renames: ``blocks`` → ``layers``, ``norm`` → ``ln``,
 ``mlp.fc1/fc2`` → ``ffn.layers.0.0/1``, ``patch_embed.proj`` →
@@ -25,13 +25,11 @@ MAE's ViT has no layer scale: load it into mmseg's ``MAE`` with
 ``init_values=1.0`` (the ``gamma`` scales start at 1, the network is the
 pretrained one).
 """
-import argparse
 import importlib.util
 import os.path as osp
 import re
 from collections.abc import Mapping
 
-import torch
 
 __all__ = ['convert_beit_checkpoint', 'mmseg_convert_beit']
 
@@ -77,18 +75,3 @@ def convert_beit_checkpoint(checkpoint: Mapping) -> dict:
             out.setdefault(f'layers.{i}.attn.relative_position_bias_table', shared.clone())
     return out
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='official BEiT / MAE checkpoint (.pth)')
-    parser.add_argument('dst', help='output path (mmseg keys, {"state_dict": ...})')
-    args = parser.parse_args()
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
-    state = convert_beit_checkpoint(checkpoint)
-    torch.save(dict(state_dict=state, meta=dict(converter='depict.converters.beit',
-                                                source=osp.basename(args.src))), args.dst)
-    print(f'wrote {len(state)} tensors to {args.dst}')
-
-
-if __name__ == '__main__':
-    main()

@@ -1,13 +1,14 @@
 """BEiT / MAE checkpoint conversion (mmseg's beit2mmseg plus fixes) on tiny
 synthetic checkpoints in the official key layout (timm's BEiT and MAE-ViT
 modules use the official names), checked by comparing features."""
-import subprocess
-import sys
+import re
 
 import pytest
 import torch
 from mmseg.models.backbones import BEiT, MAE
 
+from conftest import PYTHON, run_tool
+from hostile import SYSTEM_GLOBAL, write_hostile_checkpoint
 from depict.converters.beit import convert_beit_checkpoint, mmseg_convert_beit
 
 # global_pool='token': the pre-training layout, with a per-token final norm (``norm``).
@@ -90,15 +91,45 @@ def test_mae_features_match_after_conversion():
             torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.slow  # a subprocess importing mmseg (~30 s on 2 shared cores)
 def test_command_line(tmp_path):
+    """tools/model_converters/beit2mmseg.py: a BEiT pre-training file (``model``) loads
+    into mmseg's BEiT with no missing or unexpected key and the same features."""
     import timm
     src = tmp_path / 'beit.pth'
-    beit = timm.create_model('beit_base_patch16_224', global_pool='token', **TINY)
-    torch.save({'model': randomised(beit).state_dict()}, src)
-    dst = tmp_path / 'beit_mmseg.pth'
-    subprocess.run([sys.executable, '-m', 'depict.converters.beit', str(src), str(dst)],
-                   check=True, capture_output=True)
-    state = torch.load(dst, weights_only=True)['state_dict']
-    _, missing, unexpected = load(BEiT(**MMSEG), state)
+    beit = randomised(timm.create_model('beit_base_patch16_224', global_pool='token', **TINY))
+    torch.save({'model': beit.state_dict()}, src)
+    dst = tmp_path / 'out' / 'beit_mmseg.pth'
+    proc = run_tool([PYTHON, 'tools/model_converters/beit2mmseg.py', str(src), str(dst)],
+                    fork=True)
+    assert "type='BEiT'" in proc.stdout
+    saved = torch.load(dst, weights_only=True)
+    assert saved['meta']['converter'] == 'tools/model_converters/beit2mmseg.py'
+    assert saved['meta']['source'] == 'beit.pth'
+    model, missing, unexpected = load(BEiT(**MMSEG), saved['state_dict'])
     assert not missing and not unexpected
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for ours, ref in zip(model(x), timm_features(beit, x)):
+            torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_command_line_mae_hint_and_refusals(tmp_path):
+    """An MAE file gets the MAE hint; a missing or hostile file is a one-line error."""
+    import timm
+    mae = timm.create_model('vit_base_patch16_224.mae', **TINY)
+    src = tmp_path / 'mae.pth'
+    torch.save({'model': mae.state_dict()}, src)
+    proc = run_tool([PYTHON, 'tools/model_converters/beit2mmseg.py', str(src),
+                     str(tmp_path / 'mae_mmseg.pth')], fork=True)
+    assert "type='MAE'" in proc.stdout and 'init_values=1.0' in proc.stdout
+    missing = run_tool([PYTHON, 'tools/model_converters/beit2mmseg.py',
+                        str(tmp_path / 'nope.pth'), str(tmp_path / 'x.pth')],
+                       fork=True, check=False)
+    assert missing.returncode != 0 and 'nope.pth' in missing.stderr
+    assert 'Traceback' not in missing.stderr
+    marker = tmp_path / 'code_ran'
+    evil = write_hostile_checkpoint(str(tmp_path / 'evil.pth'), str(marker))
+    refused = run_tool([PYTHON, 'tools/model_converters/beit2mmseg.py', evil,
+                        str(tmp_path / 'y.pth')], fork=True, check=False)
+    assert refused.returncode != 0 and re.search(SYSTEM_GLOBAL, refused.stderr)
+    assert not marker.exists() and not (tmp_path / 'y.pth').exists()

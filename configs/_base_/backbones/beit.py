@@ -2,7 +2,7 @@
 # ViT (`_delete_`), keeps its preprocessor (BEiT normalises with mean = std =
 # 0.5 x 255, as mmseg's BEiT configs). Weights: the official BEiT checkpoints
 # (github.com/microsoft/unilm/tree/master/beit) converted with
-#   python -m depict.utils.beit_convert SRC.pth data/pretrain/<name>_mmseg.pth
+#   python tools/model_converters/beit2mmseg.py SRC.pth data/pretrain/<name>_mmseg.pth
 # (docs/backbones.md). BEiT's relative position bias is built for img_size (the
 # dataset part's crop): slide windows have the crop size. BEiT takes no
 # `with_cls_token` / `frozen_exclude`: its model parts pass a decoder only
