@@ -37,11 +37,78 @@ def samples(batch, height, width, ignore=True):
     return out
 
 
+def explicit_box_mean(grid, k):
+    """μ_k: the mean of the k×k window around each position, indices clamped
+    at the border (replicate padding), as a loop over offsets."""
+    _, _, h, w = grid.shape
+    rows, cols = torch.arange(h), torch.arange(w)
+    total = 0
+    for dy in range(-(k // 2), k // 2 + 1):
+        for dx in range(-(k // 2), k // 2 + 1):
+            shifted = grid[:, :, (rows + dy).clamp(0, h - 1)]
+            total = total + shifted[..., (cols + dx).clamp(0, w - 1)]
+    return total / k**2
+
+
+def layer_norm(x, norm):
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], norm.weight, norm.bias, norm.eps)
+
+
+def explicit_repsep_forward(head, x):
+    """The module docstring's equations, written out: Segmenter's mask
+    transformer (mmseg's own layers), SASM, DCA per head, the masks."""
+    b, _, h, w = x.shape
+    tokens = head.dec_proj(x.flatten(2).transpose(1, 2))
+    tokens = torch.cat([tokens, head.cls_emb.expand(b, -1, -1)], 1)
+    for layer in head.layers:
+        tokens = layer(tokens)
+    tokens = layer_norm(tokens, head.decoder_norm)
+    z, r = tokens[:, :h * w], tokens[:, h * w:]
+    if head.with_sasm:  # Z + s ⊙ σ(MLP([LN(Z) ‖ LN(μ)])) ⊙ (Z − μ)
+        sasm = head.sasm
+        grid = z.transpose(1, 2).reshape(b, -1, h, w)
+        mu = explicit_box_mean(grid, sasm.kernel_size).flatten(2).transpose(1, 2)
+        gate = torch.cat([layer_norm(z, sasm.norm), layer_norm(mu, sasm.norm)], -1)
+        gate = torch.sigmoid(sasm.gate[2](torch.nn.functional.gelu(sasm.gate[0](gate))))
+        z = z + sasm.scale * gate * (z - mu)
+    if head.with_dca:  # R ← R + MHA(LN(R), LN(Ẑ)); R ← R + FFN(LN(R)); R ← LN(R)
+        for layer in head.dca_layers:
+            attn, heads = layer.attn, layer.attn.num_heads
+            q = attn.q_proj(layer_norm(r, layer.norm_query))
+            memory = layer_norm(z, layer.norm_memory)
+            k, v = attn.k_proj(memory), attn.v_proj(memory)
+            dims = q.shape[-1] // heads
+            attended = []
+            for i in range(heads):
+                part = slice(i * dims, (i + 1) * dims)
+                weights = torch.softmax(q[..., part] @ k[..., part].transpose(1, 2)
+                                        / dims**0.5, -1)
+                attended.append(weights @ v[..., part])
+            r = r + attn.out_proj(torch.cat(attended, -1))
+            hidden = torch.nn.functional.gelu(layer.ffn.fc1(layer_norm(r, layer.norm_ffn)))
+            r = r + layer.ffn.fc2(hidden)
+        r = layer_norm(r, head.dca_norm)
+    patches, classes = head.patch_proj(z), head.classes_proj(r)
+    patches = patches / patches.norm(dim=-1, keepdim=True)
+    classes = classes / classes.norm(dim=-1, keepdim=True)
+    masks = layer_norm(patches @ classes.transpose(1, 2), head.mask_norm)  # (B, N, C)
+    return masks.transpose(1, 2).reshape(b, -1, h, w)
+
+
 @pytest.mark.parametrize('sasm,dca', [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize('hw', [(4, 4), (3, 7), (6, 2)])
-def test_mask_shapes_square_and_non_square(sasm, dca, hw):
-    head = build_head(with_sasm=sasm, with_dca=dca)
-    assert head(feats(*hw)).shape == (2, C, *hw)
+def test_masks_match_the_equations_square_and_non_square(sasm, dca, hw):
+    head = build_head(with_sasm=sasm, with_dca=dca).eval()
+    if sasm:  # away from the init (s = 1, zero-bias gate), so that each term shows
+        with torch.no_grad():
+            head.sasm.scale.uniform_(0.5, 2.0)
+            head.sasm.gate[2].bias.normal_()
+    (x, ) = feats(*hw)
+    masks = head((x, ))
+    assert masks.shape == (2, C, *hw)
+    with torch.no_grad():
+        torch.testing.assert_close(masks, explicit_repsep_forward(head, x), atol=1e-5,
+                                   rtol=1e-4)
 
 
 def test_switches_off_is_exactly_segmenter():
