@@ -148,10 +148,21 @@ ATM = dict(type='ATMHead', in_channels=32, channels=32, num_classes=C, num_heads
            num_layers=2)
 
 
-@pytest.mark.parametrize('image_hw', [(64, 100), (40, 100), (100, 36)])
+# mmseg's windows (y1, y2, x1, x2) for a 64x64 crop at stride 48: the last
+# window of a row / column is shifted back inside the image, and a side shorter
+# than the crop is one window of that side.
+WINDOWS = {
+    (64, 100): [(0, 64, 0, 64), (0, 64, 36, 100)],
+    (40, 100): [(0, 40, 0, 64), (0, 40, 36, 100)],
+    (100, 36): [(0, 64, 0, 36), (36, 100, 0, 36)],
+}
+
+
+@pytest.mark.parametrize('image_hw', list(WINDOWS))
 def test_slide_inference_on_unpadded_edge_crops(image_hw):
     """mmseg's slide mode feeds windows as they are: (64, 64) here, or 40x64 / 64x36
-    when the image is smaller than the window; no √N, no image size in the head."""
+    when the image is smaller than the window; no √N, no image size in the head.
+    The scores are each window's own prediction, averaged where windows overlap."""
     model = tiny_segmentor(ATM, slide=True)
     model.eval()
     shapes = []
@@ -166,6 +177,18 @@ def test_slide_inference_on_unpadded_edge_crops(image_hw):
     assert result.pred_sem_seg.data.shape == (1, *image_hw)
     window = (min(image_hw[0], 64), min(image_hw[1], 64))
     assert set(shapes) == {(-(-window[0] // 16), -(-window[1] // 16))}
+
+    inputs = model.data_preprocessor(data, False)['inputs']  # normalised (1, 3, H, W)
+    total, count = torch.zeros(C, *image_hw), torch.zeros(1, *image_hw)
+    with torch.no_grad():
+        for y1, y2, x1, x2 in WINDOWS[image_hw]:
+            crop = inputs[:, :, y1:y2, x1:x2]
+            meta = dict(img_shape=crop.shape[-2:], ori_shape=crop.shape[-2:])
+            total[:, y1:y2, x1:x2] += model.encode_decode(crop, [meta])[0]
+            count[:, y1:y2, x1:x2] += 1
+    assert count.min() >= 1
+    torch.testing.assert_close(result.seg_logits.data, total / count, atol=1e-5, rtol=1e-5)
+    assert torch.equal(result.pred_sem_seg.data, result.seg_logits.data.argmax(0, keepdim=True))
 
 
 def test_ddp_one_process_no_unused_parameters(tmp_path):
