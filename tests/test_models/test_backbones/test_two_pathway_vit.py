@@ -106,14 +106,61 @@ def test_every_parameter_gets_a_gradient_from_the_outputs_read(fuse_indices):
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
         if name.startswith('local_pathway.'):
             assert param.grad.abs().sum() > 0, name
+    # The fusion bias adds to every position of its output: its gradient is
+    # Σ_{b,h,w} ∂(mean of squares)/∂out = 2 Σ_{b,h,w} out / numel.
+    fused = dict(zip(model.out_indices, outs))
+    for key, proj in model.local_pathway.fuse_projs.items():
+        out = fused[int(key)].detach()
+        torch.testing.assert_close(proj.bias.grad, 2 * out.sum((0, 2, 3)) / out.numel())
 
 
-def test_output_cls_token_and_no_cls_token_variants():
-    model = build(output_cls_token=True)
-    outs = model(torch.randn(1, 3, 16, 32))
-    assert outs[-1][0].shape == (1, 32, 2, 4) and outs[-1][1].shape == (1, 32)
-    model = build(with_cls_token=False)
-    assert model(torch.randn(1, 3, 16, 32))[-1].shape == (1, 32, 2, 4)
+def reference_outputs(model, x):
+    """The two-pathway outputs written out: a plain mmseg ViT with the same
+    weights gives every layer's map (the last after the final LN), the LSBs
+    accumulate the state L from the layers they follow, and each fused output is
+    ``X_i + W_i · LN_c(L)`` (LayerNorm over the channels, eps 1e-6)."""
+    pathway = model.local_pathway
+    plain = VisionTransformer(**{**VIT, 'with_cls_token': model.with_cls_token,
+                                 'output_cls_token': model.output_cls_token,
+                                 'out_indices': tuple(range(len(model.layers)))})
+    plain.load_state_dict(model.state_dict(), strict=False)
+    plain.eval()
+    layers = plain(x)
+    maps = [out[0] if model.output_cls_token else out for out in layers]
+    expected, state = [], None
+    for index, features in enumerate(maps):
+        if str(index) in pathway.blocks:
+            tokens = features.flatten(2).transpose(1, 2)  # (B, d, h, w) -> (B, h*w, d)
+            state = pathway.blocks[str(index)](tokens, features.shape[-2:], state)
+        if index not in model.out_indices:
+            continue
+        if str(index) in pathway.fuse_projs:
+            norm = pathway.fuse_norms[str(index)]
+            normed = torch.nn.functional.layer_norm(state.permute(0, 2, 3, 1), state.shape[1:2],
+                                                    norm.weight, norm.bias, 1e-6)
+            features = features + pathway.fuse_projs[str(index)](normed.permute(0, 3, 1, 2))
+        expected.append([features, layers[index][1]] if model.output_cls_token else features)
+    return expected
+
+
+@pytest.mark.parametrize('variant', [dict(output_cls_token=True), dict(with_cls_token=False),
+                                     dict(fuse_indices=(1, 2))])
+def test_outputs_equal_the_plain_vit_plus_the_written_out_pathway(variant):
+    """With the CLS token returned (the pathway leaves it alone), without a CLS
+    token, and with both outputs fused."""
+    model = build(**variant)
+    model.eval()
+    with torch.no_grad():
+        for fuse_proj in model.local_pathway.fuse_projs.values():  # a visible fusion
+            fuse_proj.weight.normal_(std=0.5)
+        x = torch.randn(1, 3, 16, 32)
+        outs, expected = model(x), reference_outputs(model, x)
+    assert len(outs) == len(expected) == 2
+    if model.output_cls_token:
+        assert outs[-1][0].shape == (1, 32, 2, 4) and outs[-1][1].shape == (1, 32)
+    else:
+        assert outs[-1].shape == (1, 32, 2, 4)
+    torch.testing.assert_close(list(outs), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_bad_arguments_are_reported():
