@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Training on a Slurm cluster:
-#   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [train.py args]
-# Environment: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS ("").
+# Training on a Slurm cluster, one task per GPU, started with srun:
+#   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args]
+# e.g. GPUS=16 tools/slurm_train.sh gpu segmenter CONFIG --work-dir work_dirs/run1
+# (the work dir is train.py's --work-dir, not a positional argument).
+# Environment: GPUS (8): tasks in all; GPUS_PER_NODE (8): tasks per node;
+#   CPUS_PER_TASK (5); SRUN_ARGS (""): more srun options;
+#   PORT (29500): the process group's TCP port on the first node (MASTER_PORT
+#   wins if set); MASTER_ADDR: only to override the first node of the job.
+# Each task maps SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID to RANK / WORLD_SIZE /
+# LOCAL_RANK and takes the master address from `scontrol show hostnames` when
+# it works, else from SLURM_NODELIST or SLURM_LAUNCH_NODE_IPADDR, else fails at
+# once saying what it tried (depict/engine/slurm.py; docs/tools.md, "Many machines").
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -10,6 +19,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
+export MASTER_PORT=${MASTER_PORT:-${PORT:-29500}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY_ARGS=("${@:4}")
 

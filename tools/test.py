@@ -9,7 +9,6 @@ undone); with ``--format-only`` nothing is evaluated, for test splits without
 annotations.
 """
 import argparse
-import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -37,10 +36,8 @@ def parse_args() -> argparse.Namespace:
         help='override config settings, e.g. model.test_cfg.mode=whole')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    return parser.parse_args()
 
 
 def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
@@ -58,17 +55,10 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    from depict.utils.config import load_config  # no yapf on every dump
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        from depict.engine import check_cfg_options  # rejects mistyped top-level keys
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    # Config, --cfg-options, work dir, launcher environment: as tools/train.py.
+    from depict.engine.tool_setup import setup_tool_config
+    cfg = setup_tool_config(args.config, launcher=args.launcher, cfg_options=args.cfg_options,
+                            work_dir=args.work_dir, local_rank=args.local_rank)
     # Local files, URLs and model-zoo schemes all load through depict's safe loader.
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')

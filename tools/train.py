@@ -8,8 +8,6 @@ multi-process runs work without CUDA (gloo; see :mod:`depict.engine.dist`).
 """
 import argparse
 import logging
-import os
-import os.path as osp
 
 import torch
 from mmengine.config import DictAction
@@ -34,27 +32,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    from depict.utils.config import load_config  # no yapf on every dump
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        from depict.engine import check_cfg_options  # rejects mistyped top-level keys
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > config file name.
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    # Config, --cfg-options, work dir (CLI > config > ./work_dirs/<config name>),
+    # launcher environment: as tools/test.py.
+    from depict.engine.tool_setup import setup_tool_config
+    cfg = setup_tool_config(args.config, launcher=args.launcher, cfg_options=args.cfg_options,
+                            work_dir=args.work_dir, local_rank=args.local_rank)
 
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
