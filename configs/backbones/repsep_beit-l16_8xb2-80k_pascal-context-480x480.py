@@ -9,10 +9,21 @@
 # One-line backbone swap (the model line) of
 # repsep_vit-l16_8xb2-80k_pascal-context-480x480.py, plus BEiT-L's decay rate.
 _base_ = [
-    '../_base_/models/repsep_beit-l16.py',
-    '../_base_/datasets/pascal_context.py', '../_base_/schedules/schedule_adamw-lld_80k.py',
+    '../_base_/backbones/beit-l16.py',
+    '../_base_/decoders/repsep.py',
+    '../_base_/datasets/pascal_context.py',
+    '../_base_/schedules/schedule_adamw-lld_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (480, 480)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        final_norm=_base_.decoder.backbone.final_norm,
+        img_size=crop_size,
+        type='TwoPathwayBEiT',  # + the local pathway (LSBs)
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=60),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(320, 320)))
 train_dataloader = dict(batch_size=2)
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95))

@@ -5,9 +5,19 @@
 # ViT-L width. Backbone and weights: docs/backbones.md. TimmViT has no local
 # pathway: this is representation separation's head (SASM + DCA) only.
 _base_ = [
-    '../_base_/models/repsep_eva02-l14.py',
-    '../_base_/datasets/ade20k.py', '../_base_/schedules/schedule_adamw-lld_160k.py',
+    '../_base_/backbones/eva02-l14.py',
+    '../_base_/decoders/repsep.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/schedules/schedule_adamw-lld_160k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (512, 512)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        final_norm=_base_.decoder.backbone.final_norm,
+        img_size=crop_size,
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=150),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(480, 480)))
 train_dataloader = dict(batch_size=2)

@@ -8,13 +8,24 @@
 # wd 0.01, no decay on norms / position tables, 1500 warm-up, poly 1.0, 80k,
 # batch 16, drop-path 0.3, as mmseg's Swin recipes). Not a reproduction.
 _base_ = [
-    '../_base_/models/repsep_swin-b.py',
-    '../_base_/datasets/cityscapes_768x768.py', '../_base_/schedules/schedule_80k.py',
+    '../_base_/backbones/swin-b.py',
+    '../_base_/decoders/repsep.py',
+    '../_base_/datasets/cityscapes_768x768.py',
+    '../_base_/schedules/schedule_80k.py',
     '../_base_/default_runtime.py'
 ]
-__data = _base_.protocols.model  # crop, classes, window (Swin has no img_size)
-model = dict(data_preprocessor=__data.data_preprocessor, decode_head=__data.decode_head,
-             test_cfg=__data.test_cfg)
+crop_size = (768, 768)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    # Swin with the local pathway (LSBs) fused into stages 1-3; Swin has no
+    # img_size, CLS token or final norm switch.
+    backbone=dict(type='TwoPathwaySwinTransformer', local_channels=64, fuse_indices=(1, 2, 3)),
+    # The three fused stages, resized to the first and concatenated (mmseg's
+    # resize_concat); decoder width 768 with 12 heads.
+    decode_head=dict(_base_.decoder.decode_head, num_classes=19, in_channels=[256, 512, 1024],
+                     in_index=(1, 2, 3), input_transform='resize_concat', channels=768,
+                     embed_dims=768, num_heads=12),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(512, 512)))
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

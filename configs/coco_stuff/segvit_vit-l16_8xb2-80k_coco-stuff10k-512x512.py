@@ -7,12 +7,26 @@
 # side 512 with views at least 512 (min_size=512), slide 512 / stride 341.
 # Our assumption: 8 GPUs (the official config does not say how many).
 _base_ = [
-    '../_base_/models/segvit_vit-l16.py',
-    '../_base_/datasets/coco-stuff10k.py', '../_base_/schedules/segvit_80k.py',
+    '../_base_/backbones/vit-l16.py',
+    '../_base_/decoders/segvit.py',
+    '../_base_/datasets/coco-stuff10k.py',
+    '../_base_/schedules/segvit_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (512, 512)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+        drop_path_rate=0.3,  # SegViT's ViT-L recipe
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=171),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 train_dataloader = dict(batch_size=2)
 optim_wrapper = dict(optimizer=dict(weight_decay=0.02))
-__warmup, __poly = _base_.param_scheduler  # SegViT's warm-up; COCO-Stuff-10K's poly power 2
-param_scheduler = [__warmup, dict(__poly, power=2.0)]
+# SegViT's warm-up; COCO-Stuff-10K's poly power 2.
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', power=2.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000)
+]

@@ -5,9 +5,21 @@
 # decay 0.9, wd 0.05, 1500-iter warm-up, poly 1.0, batch 16 (8 GPUs x 2),
 # drop-path 0.4, AugReg ViT (IN-21k -> IN-1k, 384), mean = std = 127.5.
 _base_ = [
-    '../_base_/models/repsep_vit-l16.py',
-    '../_base_/datasets/pascal_context.py', '../_base_/schedules/schedule_adamw-lld_80k.py',
+    '../_base_/backbones/vit-l16.py',
+    '../_base_/decoders/repsep.py',
+    '../_base_/datasets/pascal_context.py',
+    '../_base_/schedules/schedule_adamw-lld_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (480, 480)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+        type='TwoPathwayVisionTransformer',  # + the local pathway (LSBs)
+        drop_path_rate=0.4,
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=60),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(320, 320)))
 train_dataloader = dict(batch_size=2)

@@ -7,8 +7,24 @@
 #   0 baseline (= Segmenter's mask transformer on the plain toy ViT)
 #   1 + two-pathway (the model line), 2 + SASM (with_sasm), 3 + DCA (with_dca).
 _base_ = [
-    '../_base_/models/repsep_vit-toy.py',
-    '../_base_/datasets/toy.py', '../_base_/schedules/schedule_toy.py',
+    '../_base_/backbones/vit-toy.py',
+    '../_base_/decoders/repsep.py',
+    '../_base_/datasets/toy.py',
+    '../_base_/schedules/schedule_toy.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (64, 64)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+        type='TwoPathwayVisionTransformer',  # + the local pathway (LSBs)
+        local_channels=16,  # toy variant
+    ),
+    decode_head=dict(
+        _base_.decoder.decode_head,
+        num_classes=8,
+        num_heads=2, region_proj_channels=32,  # toy variant
+    ),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(48, 48)))

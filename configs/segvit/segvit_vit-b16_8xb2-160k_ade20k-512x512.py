@@ -12,15 +12,34 @@
 # the official repository has no ViT-B ADE20K config; its ViT-B base sets 0.1
 # and only the ViT-L configs raise it to 0.3 (docs/segvit.md, "Recipe").
 _base_ = [
-    '../_base_/models/segvit_vit-b16.py',
-    '../_base_/datasets/ade20k.py', '../_base_/schedules/segvit_160k.py',
+    '../_base_/backbones/vit-b16.py',
+    '../_base_/decoders/segvit.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/schedules/segvit_160k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
-# The official ViT-B config's stride (configs/_base_/models/seg_vit-b16.py).
-model['test_cfg'] = dict(model['test_cfg'], stride=(341, 341))
+crop_size = (512, 512)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=150),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 train_dataloader = dict(batch_size=2)
-# SegViT's protocol: mmseg's single-scale view, mmseg 0.x multi-scale views.
-val_dataloader = dict(dataset=dict(pipeline=_base_.protocols.test_mmseg))
+# SegViT's protocol (mmseg 0.x, docs/protocols.md): no window upsampling;
+# multi-scale ratios of the test size.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-tta_pipeline = _base_.protocols.tta_mmseg0x
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='MultiScaleTTA', ratios=[0.5, 0.75, 1.0, 1.25, 1.5, 1.75], ratios_of='test_size',
+         scale=(2048, 512))
+]

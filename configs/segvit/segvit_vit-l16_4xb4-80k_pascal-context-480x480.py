@@ -11,10 +11,31 @@
 # 1500-iteration linear warm-up then poly 1.0, grad clip 35, 80k iterations,
 # batch 16 (4 GPUs x 4), drop-path 0.3, AugReg ViT-L, mean = std = 127.5.
 _base_ = [
-    '../_base_/models/segvit_vit-l16.py',
-    '../_base_/datasets/pascal_context.py', '../_base_/schedules/segvit_80k.py',
+    '../_base_/backbones/vit-l16.py',
+    '../_base_/decoders/segvit.py',
+    '../_base_/datasets/pascal_context.py',
+    '../_base_/schedules/segvit_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
-train_dataloader = dict(batch_size=4, dataset=dict(pipeline=_base_.protocols.train_mmseg))
+crop_size = (480, 480)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+        drop_path_rate=0.3,  # SegViT's ViT-L recipe
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=60),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(320, 320)))
+# SegViT's training scales: mmseg's (long side capped at 520).
+train_pipeline = [
+    dict(type='CheckedLoadImageFromFile'),
+    dict(type='CheckedLoadAnnotations'),
+    dict(type='RandomResize', scale=(520, 520), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.03))

@@ -10,9 +10,20 @@
 # backbone norms, 1500-iteration warm-up + poly 1.0, grad clip 35, drop-path 0.3),
 # since it is what the ATM head was tuned with; 19 queries, one per class.
 _base_ = [
-    '../_base_/models/segvit_vit-l16.py',
-    '../_base_/datasets/cityscapes_768x768.py', '../_base_/schedules/segvit_80k.py',
+    '../_base_/backbones/vit-l16.py',
+    '../_base_/decoders/segvit.py',
+    '../_base_/datasets/cityscapes_768x768.py',
+    '../_base_/schedules/segvit_80k.py',
     '../_base_/default_runtime.py'
 ]
-model = _base_.protocols.model
+crop_size = (768, 768)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _base_.decoder.backbone,
+        img_size=crop_size,
+        drop_path_rate=0.3,  # SegViT's ViT-L recipe
+    ),
+    decode_head=dict(_base_.decoder.decode_head, num_classes=19),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(512, 512)))
 train_dataloader = dict(batch_size=1)

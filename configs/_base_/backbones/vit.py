@@ -6,10 +6,11 @@
 # model part changes it where its paper does). The backbone `type` of every
 # plain-ViT config is set here and nowhere else.
 #
-# Sizes (vit-t16.py ... vit-l16.py, vit-toy.py) add width, depth, heads and
-# weights, and give every decode head its input width: `decode_head.in_channels`.
-# What a decoder needs from the backbone (final norm, CLS token, layers read)
-# is stated in its decoder part (../decoders/); ../models/ joins the two.
+# Sizes (vit-t16.py ... vit-l16.py, vit-toy.py) add width, depth, heads,
+# weights and the layers output, and give every decode head its input width:
+# `decode_head.in_channels`. What a decoder needs from the backbone (final
+# norm, CLS token) is stated in its decoder part (../decoders/); a leaf joins
+# the two (docs/configs.md).
 model = dict(
     # mmseg's EncoderDecoder; test_cfg.windows_per_batch > 1 batches slide windows.
     type='BatchedSlideEncoderDecoder',
@@ -34,5 +35,5 @@ model = dict(
         norm_cfg=dict(type='LN', eps=1e-6, requires_grad=True),
         interpolate_mode='bicubic'),
     train_cfg=dict(),
-    # A dataset part sets slide inference at its window (protocols.model).
+    # Leaves set slide inference at their window.
     test_cfg=dict(mode='whole'))

@@ -1,10 +1,11 @@
 # SegViT (Zhang et al., NeurIPS 2022): the Attention-to-Mask (ATM) decoder, as
 # the official configs: 3 post-norm layers per stage, FFN 4x, dropout 0.1; one
 # query per class; loss CE (no-object 0.1) + 20 focal + dice at every stage.
-# Width (half the backbone's) and heads (the backbone's) are set from the
-# backbone part by ../models/segvit_*.py, with the layers read.
-# Needs from the backbone: three layers (out_indices, set per depth by the
-# model part; deepest first in the head), no CLS token and no final norm.
+# Width (half the backbone's) and heads (32 wide) follow from the backbone
+# width (depict/models/decode_heads/widths.py).
+# Needs from the backbone: three layers (the backbone part's out_indices, the
+# official choice per depth; deepest first in the head), no CLS token and no
+# final norm.
 decoder = dict(
     backbone=dict(
         final_norm=False,

@@ -1,5 +1,4 @@
-# SGD + poly, 160k iterations (mmseg's schedule); the paper recipes
-# (segmenter_*, segvit_*, schedule_adamw-lld_*) build on it.
+# SGD + poly, 160k iterations (mmseg's schedule).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005),

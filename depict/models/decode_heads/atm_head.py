@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ..layers import (ATMDecoder, ATMOutputs, Lateral, MultiheadAttention, PostNormDecoderLayer,
                       init_like_torch_mha_, prediction_size)
+from .widths import atm_widths
 
 __all__ = ['Lateral', 'ATMDecoder', 'ATMOutputs', 'BaseATMHead', 'ATMHead',
            'upsampled_class_scores']
@@ -66,7 +67,8 @@ def upsampled_class_scores(cls_logits: Tensor, mask_logits: Tensor, *,
     block), passed through the sigmoid and summed over queries. A block holds
     about ``block_elements`` values, so the work stays in reusable buffers
     instead of several full-resolution tensors (for 150 classes at 512² each
-    of those is 315 MB).
+    of those is 315 MB). Under ``torch.export`` (ONNX export) it is computed in
+    one block, the direct formula, so that the graph holds for every size.
 
     Args:
         cls_logits: (B, Q, C+1) class logits (no-object last).
@@ -81,6 +83,15 @@ def upsampled_class_scores(cls_logits: Tensor, mask_logits: Tensor, *,
     height, width = size
     batch, queries, h, _ = mask_logits.shape
     class_probs = cls_logits.softmax(dim=-1)[..., :-1]  # (B, Q, C)
+    if torch.compiler.is_exporting():
+        # One block, the direct formula: the row blocks below are a loop whose
+        # trip count and bounds depend on the size (and on a nonzero), which an
+        # exported graph (torch.export / ONNX) would freeze at the export size.
+        # The same value (tests/test_deploy/test_exportable_forms.py).
+        upsampled = F.interpolate(mask_logits, size=(height, width), mode='bilinear',
+                                  align_corners=align_corners)
+        # Σ_q: (B, Q, C) x (B, Q, H, W) -> (B, C, H, W)
+        return torch.einsum('bqc,bqhw->bchw', class_probs, upsampled.sigmoid())
     # Along the width first: (B, Q, h, w) -> (B, Q, h, W).
     wide = F.interpolate(mask_logits, size=(h, width), mode='bilinear',
                          align_corners=align_corners)
@@ -241,12 +252,14 @@ class ATMHead(BaseATMHead):
 
     Args:
         in_channels: Channels of the selected backbone outputs (one int for all).
-        channels: Decoder width (512 for ViT-L, 384 for ViT-B in the paper).
+        channels: Decoder width; default half the backbone width (512 for
+            ViT-L, 384 for ViT-B, as the official configs).
         num_classes: C.
         in_index: Which backbone outputs to read, shallow to deep; the stages
             run deepest first.
         num_layers: Decoder layers per stage (3).
-        num_heads: Attention heads (16 for ViT-L, 12 for ViT-B officially).
+        num_heads: Attention heads; default ``channels // 32`` (16 for ViT-L,
+            12 for ViT-B, as the official configs).
         ffn_ratio: FFN width / ``channels`` (4: 2048 at width 512).
         dropout: Residual / FFN dropout (0.1, PyTorch's decoder default).
         attn_drop: Attention-weight dropout (0.1).
@@ -256,12 +269,13 @@ class ATMHead(BaseATMHead):
             ``align_corners``, ...).
     """
 
-    def __init__(self, *, in_channels: Union[int, Sequence[int]], channels: int,
-                 num_classes: int, in_index: Sequence[int] = (0, 1, 2), num_layers: int = 3,
-                 num_heads: int = 8, ffn_ratio: int = 4, dropout: float = 0.1,
-                 attn_drop: float = 0.1, scores: str = 'prob',
+    def __init__(self, *, in_channels: Union[int, Sequence[int]], num_classes: int,
+                 channels: Optional[int] = None, in_index: Sequence[int] = (0, 1, 2),
+                 num_layers: int = 3, num_heads: Optional[int] = None, ffn_ratio: int = 4,
+                 dropout: float = 0.1, attn_drop: float = 0.1, scores: str = 'prob',
                  loss_decode: ConfigType = dict(type='ATMLoss'),
                  init_cfg: Optional[ConfigType] = None, **kwargs) -> None:
+        channels, num_heads = atm_widths(in_channels, channels, num_heads)
         super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes,
                          in_index=in_index, loss_decode=loss_decode, init_cfg=init_cfg,
                          scores=scores, **kwargs)

@@ -46,6 +46,7 @@ from ..layers.class_masks import class_masks
 from ..layers.region_features import class_area_fractions, region_prototypes
 from ..layers.separation import SpatiallyAdaptiveSeparation
 from ..layers.transformer_decoder import DiscriminativeCrossAttentionLayer
+from .widths import mask_transformer_widths
 
 __all__ = ['DCAAuxiliary', 'DiscriminativeCrossAttentionLayer', 'RepSepHead']
 
@@ -75,8 +76,10 @@ class RepSepHead(SegmenterMaskTransformerHead):
             widths of the ``in_index`` levels (pyramid backbones: resized to
             the first level and concatenated, mmseg's rule).
         num_layers: Mask-transformer layers (Segmenter: 2).
-        num_heads: Heads of the mask transformer and of DCA.
-        embed_dims: Decoder width D.
+        num_heads: Heads of the mask transformer and of DCA; default
+            ``embed_dims // 64`` (Segmenter's rule).
+        embed_dims: Decoder width D; default the backbone width (Segmenter's
+            rule; ``channels`` defaults to it too).
         with_sasm: Switch of the spatially adaptive separation module.
         sasm_kernel_size: Odd local-context window of SASM; None = image mean.
         sasm_reduction: SASM gate MLP hidden width is ``2D / sasm_reduction``.
@@ -93,7 +96,8 @@ class RepSepHead(SegmenterMaskTransformerHead):
             arguments (``num_classes``, ``channels``, ``loss_decode``, ...).
     """
 
-    def __init__(self, *, in_channels: int, num_layers: int, num_heads: int, embed_dims: int,
+    def __init__(self, *, in_channels: int, num_layers: int = 2,
+                 num_heads: Optional[int] = None, embed_dims: Optional[int] = None,
                  with_sasm: bool = True, sasm_kernel_size: Optional[int] = 3,
                  sasm_reduction: int = 4, with_dca: bool = True, dca_num_layers: int = 1,
                  dca_mlp_ratio: int = 4, region_proj_channels: int = 256,
@@ -115,6 +119,8 @@ class RepSepHead(SegmenterMaskTransformerHead):
             # the concatenated width; mmseg's _transform_inputs does the resize.
             levels = (tuple(in_channels), tuple(kwargs.pop('in_index')))
             in_channels, kwargs['in_index'] = sum(levels[0]), levels[1][0]
+        embed_dims, num_heads, kwargs['channels'] = mask_transformer_widths(
+            in_channels, embed_dims, num_heads, kwargs.get('channels'))
         super().__init__(in_channels=in_channels, num_layers=num_layers, num_heads=num_heads,
                          embed_dims=embed_dims, **kwargs)
         if levels is not None:

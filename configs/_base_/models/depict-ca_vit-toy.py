@@ -1,8 +1,0 @@
-# DEPICT-CA on the toy ViT: ../backbones/vit-toy.py joined with
-# ../decoders/depict-ca.py (docs/configs.md).
-# Toy: K = 2 subspaces of p = 32 (K*p = d = 64); MSCA K = 2, p = 16.
-_base_ = ['../backbones/vit-toy.py', '../decoders/depict-ca.py']
-__vit = _base_.model.backbone  # the backbone part's width and heads
-model = dict(backbone=_base_.decoder.backbone,
-             decode_head=dict(_base_.decoder.decode_head, num_heads=__vit.num_heads, head_dims=32,
-                              cross_num_heads=__vit.num_heads, cross_head_dims=16))

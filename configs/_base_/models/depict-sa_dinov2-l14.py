@@ -1,4 +1,0 @@
-# DEPICT-SA on DINOv2-L/14 (TimmViT, docs/configs.md): the last block after the final norm.
-_base_ = ['../backbones/dinov2-l14.py', '../decoders/depict-sa.py']
-model = dict(backbone=dict(final_norm=_base_.decoder.backbone.final_norm),
-             decode_head=_base_.decoder.decode_head)
