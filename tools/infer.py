@@ -172,13 +172,22 @@ def gt_reduce_zero_label(cfg: Config) -> bool:
     return bool(param.default) if param is not None else False
 
 
-def read_gt(path: str, reduce_zero_label: bool, shape: tuple) -> np.ndarray:
-    """Ground-truth class indices (255 = ignored), as LoadAnnotations reads them."""
+def read_gt(path: str, reduce_zero_label: bool, shape: tuple,
+            image_path: str = 'the input') -> np.ndarray:
+    """Ground-truth class indices (255 = ignored), as LoadAnnotations reads them.
+
+    Raises:
+        DataFileError: if the label map is not single-channel or not the
+            image's ``shape`` (the rules of depict.datasets.checker).
+    """
     from PIL import Image
+
+    from depict.datasets.checker import channels_problem, size_problem
     label = np.array(Image.open(path))
-    if label.ndim != 2 or label.shape != shape:
-        raise ValueError(f'ground truth {path} has shape {label.shape}, expected a '
-                         f'single-channel {shape} label map (the image size)')
+    problem = channels_problem(path, shape=label.shape) or size_problem(
+        path, label.shape, image_path, shape)
+    if problem:
+        raise problem.error()
     label = label.astype(np.int64)
     if reduce_zero_label:
         label = np.where(label == 0, 255, label - 1)
@@ -259,7 +268,7 @@ def main() -> None:
             gt_path = osp.join(args.gt_dir, osp.splitext(osp.basename(path))[0] + '.png') \
                 if args.gt_dir else None
             if gt_path and osp.isfile(gt_path):
-                parts.append(colour_labels(read_gt(gt_path, reduce_zero, labels.shape), palette))
+                parts.append(colour_labels(read_gt(gt_path, reduce_zero, labels.shape, path), palette))
             elif gt_path:
                 print(f'{path}: no ground truth {gt_path}; panel without it')
             panel = make_panel([enlarge(part, scale) for part in parts])

@@ -1,27 +1,29 @@
 """Hooks that turn silent data/model mismatches into clear errors."""
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from depict.datasets.checker import check_batch_labels, check_dataset_files, check_num_classes
+
 __all__ = ['SegDataCheckHook']
 
 
 @HOOKS.register_module()
 class SegDataCheckHook(Hook):
-    """Checks that the model and the data agree, before and during a run.
+    """Checks that the model and the data agree, before and during a run, with
+    the rules of :mod:`depict.datasets.checker`.
 
     * Before training, validation and testing: the decode head's
-      ``num_classes`` equals the number of classes of the dataset in use.
-      A mismatch otherwise shows up as an opaque index error in the loss or,
-      worse, as a silently wrong mIoU (``IoUMetric`` drops labels >= C).
+      ``num_classes`` equals the number of classes of the dataset in use
+      (:func:`~depict.datasets.checker.check_num_classes`).
     * For every batch: all ground-truth labels are either the ignore index or
-      in ``[0, num_classes)``. The error names the image and the bad values.
-
+      in ``[0, num_classes)`` (:func:`~depict.datasets.checker.check_batch_labels`).
+      The error names the image and the bad values.
     * Once per dataset, before its first use: every image and label map from
-      its file header (:func:`depict.engine.preflight.check_dataset_files`):
+      its file header (:func:`~depict.datasets.checker.check_dataset_files`):
       empty, truncated or unreadable files, colour label maps, and label maps
       whose size differs from their image, all named with the fix.
 
@@ -57,7 +59,6 @@ class SegDataCheckHook(Hook):
             dataset = dataset.dataset
         if not hasattr(dataset, 'get_data_info'):  # ConcatDataset has it too
             return
-        from .preflight import check_dataset_files
         seconds = check_dataset_files(dataset, name)
         self._files_checked.add(id(dataset))
         runner.logger.info(f'{name}: {len(dataset)} image/label pairs checked from their '
@@ -85,41 +86,12 @@ class SegDataCheckHook(Hook):
     def _check_num_classes(self, runner, dataloader, name: str) -> None:
         head = self._decode_head(runner)
         dataset = getattr(dataloader, 'dataset', None)
-        classes: Optional[Sequence[str]] = getattr(dataset, 'metainfo', {}).get('classes')
-        if head is None or classes is None:
-            return
-        num_classes, num_dataset = head.num_classes, len(classes)
-        binary_sigmoid = num_classes == 1 and num_dataset == 2
-        if num_classes != num_dataset and not binary_sigmoid:
-            raise ValueError(
-                f'num_classes mismatch: model.decode_head.num_classes={num_classes} but '
-                f'the {name} dataset {type(dataset).__name__} has {num_dataset} classes '
-                f'({", ".join(map(str, classes[:4]))}, ...). Set '
-                f'model.decode_head.num_classes={num_dataset} (and auxiliary_head, if '
-                'any), or use the dataset the model was configured for.')
+        if head is not None and dataset is not None:
+            check_num_classes(head.num_classes, dataset, name)
 
     def _check_labels(self, runner, data_batch: Optional[dict]) -> None:
         if not data_batch or 'data_samples' not in data_batch:
             return
         head = self._decode_head(runner)
-        if head is None:
-            return
-        num_classes = max(head.num_classes, 2 if head.num_classes == 1 else 0)
-        ignore_index = head.ignore_index
-        for sample in data_batch['data_samples']:
-            if 'gt_sem_seg' not in sample:
-                continue
-            labels = sample.gt_sem_seg.data
-            valid = labels[labels != ignore_index]
-            if valid.numel() == 0:
-                continue
-            low, high = int(valid.min()), int(valid.max())
-            if low < 0 or high >= num_classes:
-                bad = torch.unique(valid[(valid < 0) | (valid >= num_classes)])[:10].tolist()
-                path = sample.metainfo.get('seg_map_path') or sample.metainfo.get('img_path')
-                raise ValueError(
-                    f'label out of range in {path}: values {bad} are outside '
-                    f'[0, {num_classes - 1}] and are not the ignore index {ignore_index}. '
-                    'Check num_classes, reduce_zero_label (ADE20K-style 1..K labels need '
-                    'reduce_zero_label=True) and the dataset preparation; '
-                    'tools/misc/check_dataset.py CONFIG scans the whole dataset.')
+        if head is not None:
+            check_batch_labels(data_batch['data_samples'], head.num_classes, head.ignore_index)

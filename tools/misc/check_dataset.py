@@ -15,7 +15,11 @@ the config exactly as training builds it, then checked for
 * counts: the number of samples against the official split size (a warning);
 * label values: after ``label_map`` / ``reduce_zero_label``, every value is a
   class index or the ignore index; single-channel label maps of the image's size;
-* unreadable images or label maps.
+* unreadable images or label maps;
+* with a model in the config: ``model.decode_head.num_classes`` against the
+  dataset's classes.
+
+The rules are those every run applies (``depict/datasets/checker.py``).
 
 Every problem is printed with example files and how to fix it. Exits with 1 if
 there are errors (warnings alone exit with 0).
