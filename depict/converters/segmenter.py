@@ -30,6 +30,7 @@ from .official import (DATASETS, ConversionError, KeyMapper, check_complete,
                                dataset_meta)
 
 __all__ = ['convert_segmenter_checkpoint', 'detect_format', 'architecture', 'read_variant',
+           'apply_stated_heads',
            'check_variant', 'test_settings', 'suggest_config', 'required_options']
 
 #: The official ViT blocks (``segm/model/blocks.py``) -> mmseg's TransformerEncoderLayer.
@@ -302,19 +303,55 @@ def model_overrides(arch: dict) -> dict:
     return dict(backbone=backbone, decode_head=head)
 
 
+def apply_stated_heads(arch: dict, num_heads: Optional[int] = None,
+                       decoder_heads: Optional[int] = None) -> None:
+    """Head counts stated by the user (what ``variant.yml`` says otherwise):
+    they are not in the tensors. DEPICT's decoder heads are (they are the rows
+    of its projections), so ``decoder_heads`` applies to Segmenter only."""
+    if num_heads is not None:
+        if num_heads < 1 or arch['embed_dims'] % num_heads:
+            raise ConversionError(f'--num-heads {num_heads} does not divide the encoder width '
+                                  f'{arch["embed_dims"]}')
+        arch['num_heads'] = int(num_heads)
+    if decoder_heads is not None:
+        if arch['format'] != 'segmenter':
+            if decoder_heads != arch['decoder_heads']:
+                raise ConversionError(
+                    f'--decoder-heads {decoder_heads}, but this {arch["format"]} checkpoint\'s '
+                    f'projections have {arch["decoder_heads"]} heads (DEPICT\'s heads are in '
+                    'the tensors)')
+            return
+        if decoder_heads < 1 or arch['embed_dims'] % decoder_heads:
+            raise ConversionError(f'--decoder-heads {decoder_heads} does not divide the decoder '
+                                  f'width {arch["embed_dims"]}')
+        arch['decoder_heads'] = int(decoder_heads)
+
+
 def convert_segmenter_checkpoint(ckpt: dict, variant: Optional[dict] = None,
-                                 source: str = '') -> dict:
+                                 source: str = '', num_heads: Optional[int] = None,
+                                 decoder_heads: Optional[int] = None) -> dict:
     """Converts a loaded official checkpoint; returns ``{'state_dict', 'meta'}``.
+
+    Args:
+        ckpt: The loaded official ``checkpoint.pth``.
+        variant: Its ``variant.yml`` (:func:`read_variant`), if available:
+            checked against the tensors, and the source of the head counts.
+        source: Where it came from (written into the meta).
+        num_heads, decoder_heads: Head counts of the encoder and of Segmenter's
+            mask transformer, stated explicitly (they are not in the tensors);
+            they take precedence over ``variant``. Without either, the
+            official rule width / 64 applies.
 
     Raises:
         ConversionError: not the official format, an unknown or missing tensor
-            (all listed), or a ``variant`` that contradicts the tensors (the
-            field named).
+            (all listed), or a ``variant`` or stated head count that contradicts
+            the tensors (the field named).
     """
     state_dict = _state_dict(ckpt)
     arch = architecture(state_dict)
     if variant is not None:
         check_variant(arch, variant)
+    apply_stated_heads(arch, num_heads, decoder_heads)
     fmt = arch['format']
     mapper = KeyMapper(_ENCODER_RULES + _DECODER_RULES[fmt])
 

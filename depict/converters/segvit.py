@@ -23,18 +23,28 @@ split into q / k / v) -> ``upsampler.stages.{s-1}``, its query grid ``q.weight``
 (h·w, C) -> ``upsampler.grid`` (1, C, h, w), and the single ATM stage ``atm.*`` ->
 ``decoder.*``.
 
+The tensors give every size but the head counts, the backbone layers the
+decoder stages read (``out_indices``) and Shrunk's ``shrink_idx``; mmseg 0.x
+keeps them in the config text of ``meta['config']``. For a checkpoint without it
+(re-saved without meta), they are stated: from the official config file
+(:func:`read_official_config`) or one by one (``stated=`` of
+:func:`convert_segvit_checkpoint`; the tool's ``--config``, ``--num-heads``,
+``--out-indices``, ``--decoder-heads``, ``--shrink-index``).
+
 The official heads reshape the attention maps as square (``d3_to_d4``) and
 resize the masks to ``img_size`` x ``img_size``: they only ever run on the
 square slide windows, where our heads compute the same function.
 """
 import re
+from collections.abc import Mapping
 from typing import Optional
 
 from torch import Tensor
 
 from .official import ConversionError, check_complete, dataset_meta
 
-__all__ = ['convert_segvit_checkpoint', 'segvit_architecture']
+__all__ = ['STATED_FIELDS', 'convert_segvit_checkpoint', 'official_config_values',
+           'read_official_config', 'segvit_architecture']
 
 _LAYER_RULES = [
     (r'self_attn\.out_proj\.(weight|bias)', r'self_attn.out_proj.\1'),
@@ -57,6 +67,15 @@ def _count(keys, pattern: str) -> int:
     return max(found) + 1 if found else 0
 
 
+#: What the tensors of an official checkpoint do not tell: mmseg 0.x keeps it in
+#: the config text of ``meta['config']``; without it (a checkpoint re-saved
+#: without meta), it is stated with :func:`read_official_config` or explicitly.
+STATED_FIELDS = ('num_heads', 'out_indices', 'decoder_heads', 'shrink_index')
+#: How a user states each field on the command line (for error messages).
+_OPTIONS = dict(num_heads='--num-heads', out_indices='--out-indices',
+                decoder_heads='--decoder-heads', shrink_index='--shrink-index')
+
+
 def _config_int(config: str, section: str, name: str) -> Optional[int]:
     """``name=N`` inside ``section=dict(...)`` of an mmseg 0.x config dump (text)."""
     start = config.find(f'{section}=dict(')
@@ -72,47 +91,144 @@ def _config_indices(config: str) -> Optional[tuple[int, ...]]:
     return tuple(int(i) for i in match.group(1).split(',') if i.strip()) if match else None
 
 
-def segvit_architecture(state_dict: dict[str, Tensor], meta: Optional[dict]) -> dict:
-    """Sizes from the tensors; heads and ``out_indices`` from the stored config text
-    (mmseg 0.x keeps it in ``meta['config']``), else the official values."""
+def _meta_config_values(config: str) -> dict:
+    """The :data:`STATED_FIELDS` found in the config text mmseg 0.x stores in the meta."""
+    if not config:
+        return {}
+    values = dict(num_heads=_config_int(config, 'backbone', 'num_heads'),
+                  out_indices=_config_indices(config),
+                  decoder_heads=_config_int(config, 'decode_head', 'num_heads'),
+                  shrink_index=_config_int(config, 'backbone', 'shrink_idx'))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def official_config_values(model: Mapping) -> dict:
+    """The :data:`STATED_FIELDS` of an official config's ``model`` dict (mmseg 0.x
+    names: ``backbone.num_heads`` / ``out_indices`` / ``shrink_idx``,
+    ``decode_head.num_heads``); fields the config does not set are left out."""
+    backbone, head = model.get('backbone') or {}, model.get('decode_head') or {}
+    values = dict(num_heads=backbone.get('num_heads'), out_indices=backbone.get('out_indices'),
+                  decoder_heads=head.get('num_heads'), shrink_index=backbone.get('shrink_idx'))
+    if values['out_indices'] is not None:
+        indices = values['out_indices']
+        values['out_indices'] = tuple(int(i) for i in (
+            indices if isinstance(indices, (list, tuple)) else [indices]))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def read_official_config(path: str) -> dict:
+    """The :data:`STATED_FIELDS` of an official SegViT config file (zbwxp/SegVit
+    ``configs/segvit/...py``), with its ``_base_`` files and variables resolved.
+
+    Raises:
+        ConversionError: the file cannot be read as an mmseg config, or has no ``model``.
+    """
+    from mmengine.config import Config
+    try:
+        cfg = Config.fromfile(path, import_custom_modules=False)
+    except Exception as err:  # a missing _base_ file, a syntax error...
+        raise ConversionError(
+            f'cannot read the official config {path} ({type(err).__name__}: {err}); its '
+            '_base_ files must be where it names them, as in a clone of zbwxp/SegVit') from None
+    if not isinstance(cfg.get('model'), Mapping):
+        raise ConversionError(f'{path} has no model dict: not an official SegViT config')
+    return official_config_values(cfg.model)
+
+
+def segvit_architecture(state_dict: dict[str, Tensor], meta: Optional[dict],
+                        stated: Optional[Mapping] = None,
+                        sources: Optional[dict] = None) -> dict:
+    """Sizes from the tensors; what they do not tell (:data:`STATED_FIELDS`) from
+    ``stated``, else the config text mmseg 0.x keeps in ``meta['config']``, else
+    the official values (heads: width / 64 in the ViT, 32-dim heads in the
+    decoder; ``out_indices`` and ``shrink_index`` of the official depths).
+
+    Args:
+        state_dict: The official ``state_dict``.
+        meta: The official ``meta`` (may lack ``config``, or be None).
+        stated: Values that take precedence over the meta, e.g. from
+            :func:`read_official_config` or the command line.
+        sources: If given, filled with where each stated field came from
+            (``'stated'``, ``'meta config'`` or ``'official default'``).
+
+    Raises:
+        ConversionError: not an official SegViT checkpoint, or a stated / found
+            value that does not fit the tensors (the message names the option).
+    """
     keys = list(state_dict)
     if 'decode_head.q.weight' not in state_dict or 'decode_head.input_proj_1.weight' not in \
             state_dict:
         head = sorted(k for k in keys if k.startswith('decode_head.'))[:6]
         raise ConversionError(f'not an official SegViT ATMHead checkpoint (decode_head keys: '
                               f'{head})')
+    stated = {k: v for k, v in (stated or {}).items() if v is not None}
+    if unknown := sorted(set(stated) - set(STATED_FIELDS)):
+        raise ValueError(f'unknown stated field(s) {unknown}; known: {STATED_FIELDS}')
+    from_meta = _meta_config_values((meta or {}).get('config', '') or '')
     shrunk = 'decode_head.atm.q.weight' in state_dict
-    config = (meta or {}).get('config', '') or ''
     width = state_dict['backbone.pos_embed'].shape[-1]
     depth = _count(keys, r'backbone\.layers\.(\d+)\.')
     # input_proj_ is 1-based: _count gives max index + 1.
     stages = _count(keys, r'decode_head\.input_proj_(\d+)\.') - 1
-    default_indices = ({24: (7, 23)} if shrunk else {24: (7, 15, 23), 12: (5, 7, 11)}).get(depth)
-    arch = dict(
-        format='segvit-shrunk' if shrunk else 'segvit-atm',
-        embed_dims=width, num_layers=depth,
-        num_heads=_config_int(config, 'backbone', 'num_heads') or max(width // 64, 1),
-        patch_size=state_dict['backbone.patch_embed.projection.weight'].shape[-1],
-        grid=state_dict['backbone.pos_embed'].shape[1],
-        out_indices=_config_indices(config) or default_indices,
-        num_stages=stages,
-        decoder_layers=_count(keys, r'decode_head\.decoder_1\.layers\.(\d+)\.'))
     queries = state_dict['decode_head.atm.q.weight' if shrunk else 'decode_head.q.weight']
     channels = queries.shape[1]
-    # Both official configs use 32-dim heads (ViT-L: 512 / 16, ViT-B: 384 / 12).
+    defaults = dict(
+        num_heads=max(width // 64, 1),
+        out_indices=({24: (7, 23)} if shrunk else {24: (7, 15, 23), 12: (5, 7, 11)}).get(depth),
+        # Both official configs use 32-dim heads (ViT-L: 512 / 16, ViT-B: 384 / 12).
+        decoder_heads=max(channels // 32, 1),
+        shrink_index=8 if shrunk and depth == 24 else None)
+    resolved = {}
+    for field in STATED_FIELDS:
+        for origin, values in (('stated', stated), ('meta config', from_meta),
+                               ('official default', defaults)):
+            if values.get(field) is not None:
+                resolved[field] = values[field]
+                if sources is not None:
+                    sources[field] = origin
+                break
+    if sources is not None and not shrunk:
+        sources.pop('shrink_index', None)
+    no_config = ('' if from_meta else '; the meta has no config (a checkpoint re-saved '
+                 'without it?)')
+    how = 'state it with {option} (or --config OFFICIAL_CONFIG.py)'
+    out_indices = resolved.get('out_indices')
+    if out_indices is None or len(out_indices) != stages:
+        raise ConversionError(
+            f'cannot tell which backbone layers the {stages} decoder stages read (out_indices '
+            f'{out_indices}, backbone depth {depth}){no_config}: state them with '
+            f'--out-indices and {stages} layer indices (or --config OFFICIAL_CONFIG.py)')
+    out_indices = tuple(int(i) for i in out_indices)
+    if any(not 0 <= i < depth for i in out_indices):
+        raise ConversionError(f'out_indices {out_indices} outside the {depth} backbone layers; '
+                              + how.format(option='--out-indices'))
+    for field, size, what in (('num_heads', width, 'backbone width'),
+                              ('decoder_heads', channels, 'decoder width')):
+        if size % int(resolved[field]):
+            raise ConversionError(f'{field} = {resolved[field]} does not divide the {what} '
+                                  f'{size}; ' + how.format(option=_OPTIONS[field]))
+    arch = dict(
+        format='segvit-shrunk' if shrunk else 'segvit-atm',
+        embed_dims=width, num_layers=depth, num_heads=int(resolved['num_heads']),
+        patch_size=state_dict['backbone.patch_embed.projection.weight'].shape[-1],
+        grid=state_dict['backbone.pos_embed'].shape[1],
+        out_indices=out_indices,
+        num_stages=stages,
+        decoder_layers=_count(keys, r'decode_head\.decoder_1\.layers\.(\d+)\.'))
     arch.update(channels=channels, num_classes=queries.shape[0],
-                decoder_heads=_config_int(config, 'decode_head', 'num_heads')
-                or max(channels // 32, 1))
+                decoder_heads=int(resolved['decoder_heads']))
     if shrunk:
         side = int(round(state_dict['decode_head.q.weight'].shape[0] ** 0.5))
         if side * side != state_dict['decode_head.q.weight'].shape[0]:
             raise ConversionError('the Shrunk query grid q.weight is not a square number of '
                                   'queries')
-        arch.update(query_grid=(side, side),
-                    shrink_index=_config_int(config, 'backbone', 'shrink_idx') or 8)
-    if arch['out_indices'] is None or len(arch['out_indices']) != stages:
-        raise ConversionError(f'cannot tell which backbone layers the {stages} stages read '
-                              f'(out_indices {arch["out_indices"]}); the meta has no config')
+        shrink_index = resolved.get('shrink_index')
+        if shrink_index is None or not 0 < int(shrink_index) < depth:
+            raise ConversionError(
+                f'cannot tell after which of the {depth} backbone layers Shrunk downsamples '
+                f'(shrink_idx {shrink_index}){no_config}; '
+                + how.format(option='--shrink-index'))
+        arch.update(query_grid=(side, side), shrink_index=int(shrink_index))
     return arch
 
 
@@ -134,8 +250,16 @@ def _decoder_layer(rest: str, prefix: str, value: Tensor, out: dict) -> bool:
     return False
 
 
-def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
+def convert_segvit_checkpoint(ckpt: dict, source: str = '',
+                              stated: Optional[Mapping] = None) -> dict:
     """Converts a loaded official SegViT (ATM) checkpoint to ``{'state_dict', 'meta'}``.
+
+    Args:
+        ckpt: The loaded official checkpoint.
+        source: Where it came from (written into the meta).
+        stated: What the tensors do not tell (:data:`STATED_FIELDS`), taking
+            precedence over the checkpoint's ``meta['config']``; see
+            :func:`segvit_architecture`.
 
     Raises:
         ConversionError: not the official format, or an unknown / missing
@@ -145,7 +269,8 @@ def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
         raise ConversionError('not an mmseg 0.x checkpoint: expected a dict with "state_dict" '
                               '(Segmenter / DEPICT checkpoints go through segmenter2mmseg.py)')
     state_dict, meta = ckpt['state_dict'], ckpt.get('meta') or {}
-    arch = segvit_architecture(state_dict, meta)
+    sources = {}
+    arch = segvit_architecture(state_dict, meta, stated, sources)
     shrunk = arch['format'] == 'segvit-shrunk'
     # Shrunk: decoder_{s} is the query upsampler and atm.* the ATM stage.
     stage_root = 'decode_head.upsampler' if shrunk else 'decode_head.decoder'
@@ -205,7 +330,7 @@ def convert_segvit_checkpoint(ckpt: dict, source: str = '') -> dict:
         dataset_meta=dict(classes=info['classes'], palette=info['palette']),
         classes=info['classes'], palette=info['palette'],
         converter='tools/model_converters/segvit2mmseg.py', source=source,
-        source_format=arch['format'], architecture=arch))
+        source_format=arch['format'], architecture=arch, architecture_sources=sources))
 
 
 def model_overrides(arch: dict) -> dict:

@@ -65,6 +65,39 @@ def test_matches_official_outputs(fmt):
         torch.testing.assert_close(logits, expected[name], rtol=1e-5, atol=1e-8, msg=name)
 
 
+@pytest.mark.parametrize('fmt', ['segmenter', 'depict-sa'])
+def test_stated_heads_replace_a_missing_variant(fmt, tmp_path):
+    """Without variant.yml the heads fall back to width / 64 (1 here, not the
+    fixture's 2); --num-heads / --decoder-heads state them and give the official
+    outputs again."""
+    ckpt, variant = _fixture(fmt)
+    reference = convert_segmenter_checkpoint(ckpt, variant)['meta']['architecture']
+    assert convert_segmenter_checkpoint(ckpt)['meta']['architecture']['num_heads'] == 1
+    decoder_heads = 2 if fmt == 'segmenter' else 3  # DEPICT: read from the tensors
+    converted = convert_segmenter_checkpoint(ckpt, num_heads=2, decoder_heads=decoder_heads)
+    assert converted['meta']['architecture'] == reference
+    model = build_converted(fmt, converted)
+    image = torch.load(osp.join(DATA, 'inputs.pth'), weights_only=True)['13x37']
+    expected = torch.load(osp.join(DATA, fmt, 'outputs.pth'), weights_only=True)['13x37']
+    with torch.no_grad():
+        logits = model.encode_decode(image, [dict(img_shape=(13, 37), ori_shape=(13, 37))])
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-8)
+    with pytest.raises(ConversionError, match='--num-heads 3 does not divide'):
+        convert_segmenter_checkpoint(ckpt, num_heads=3)
+    if fmt != 'segmenter':
+        with pytest.raises(ConversionError, match="DEPICT's heads are in the tensors"):
+            convert_segmenter_checkpoint(ckpt, decoder_heads=2)
+    # The tool, from a folder without variant.yml.
+    src = tmp_path / 'checkpoint.pth'
+    torch.save(ckpt, src)
+    proc = run_tool([PYTHON, 'tools/model_converters/segmenter2mmseg.py', str(src),
+                     str(tmp_path / 'out.pth'), '--num-heads', '2', '--decoder-heads',
+                     str(decoder_heads)], fork=True)
+    assert 'assumed width / 64' not in proc.stdout
+    saved = torch.load(tmp_path / 'out.pth', weights_only=True)['meta']['architecture']
+    assert saved == reference
+
+
 def test_padding_convention_matters():
     """Without pad_to_patch the size that is not a multiple of 8 differs (the other matches)."""
     ckpt, variant = _fixture('segmenter')

@@ -1,6 +1,7 @@
 """Convert an official Segmenter or DEPICT checkpoint to a depict (mmseg 1.x) checkpoint.
 
     python tools/model_converters/segmenter2mmseg.py SRC DST [--variant variant.yml]
+        [--num-heads N] [--decoder-heads N]
 
 SRC is the released ``checkpoint.pth`` (rstrudel/segmenter or QishuaiWen/DEPICT:
 a dict whose ``model`` entry is the ``Segmenter`` state dict). The decoder
@@ -10,6 +11,9 @@ palette, the converter and the source) and loads with ``strict=True`` into the
 model of the matching config. With ``--variant`` (the ``variant.yml`` the
 authors ship beside each checkpoint; default: the one next to SRC, if any) the
 architecture is checked against it and the official test settings are printed.
+The head counts are not in the tensors: they come from ``variant.yml``, else
+``--num-heads`` / ``--decoder-heads`` (which also override the variant), else the
+official rule (width / 64).
 
 Example (Seg-T-Mask/16, ADE20K):
 
@@ -35,6 +39,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--variant', help='the variant.yml shipped with the checkpoint '
                         '(default: variant.yml next to SRC, if present)')
+    parser.add_argument('--num-heads', type=int,
+                        help='attention heads of the ViT encoder (not in the tensors; '
+                        'default: variant.yml, else width / 64)')
+    parser.add_argument('--decoder-heads', type=int,
+                        help="attention heads of Segmenter's mask transformer (default: "
+                        'variant.yml, else width / 64; DEPICT reads them from the tensors)')
     return parser.parse_args()
 
 
@@ -45,7 +55,7 @@ def main() -> None:
     import depict  # noqa: F401  safe checkpoint loading, dataset registry
     from depict.converters.official import ConversionError, load_official_checkpoint
     from depict.converters.segmenter import (convert_segmenter_checkpoint, read_variant,
-                                                required_options, suggest_config)
+                                             required_options, suggest_config)
 
     variant_path = args.variant
     if variant_path is None and osp.isfile(osp.join(osp.dirname(args.src), 'variant.yml')):
@@ -53,7 +63,9 @@ def main() -> None:
     try:
         variant = read_variant(variant_path) if variant_path else None
         ckpt = load_official_checkpoint(args.src)
-        out = convert_segmenter_checkpoint(ckpt, variant, source=osp.abspath(args.src))
+        out = convert_segmenter_checkpoint(ckpt, variant, source=osp.abspath(args.src),
+                                           num_heads=args.num_heads,
+                                           decoder_heads=args.decoder_heads)
     except ConversionError as err:
         raise SystemExit(f'error: {err}') from None
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
@@ -65,8 +77,11 @@ def main() -> None:
           f'{num_params / 1e6:.2f} M parameters, {arch["num_classes"]} classes')
     print('architecture: ' + json.dumps(arch))
     if variant is None:
-        print('no variant.yml: encoder heads assumed width / 64 (the official ViTs); '
-              'pass --variant to check the architecture and get the test settings')
+        if args.num_heads is None:
+            print('no variant.yml: encoder heads assumed width / 64 (the official ViTs); '
+                  'pass --variant (or --num-heads) to state them')
+        print('no variant.yml: pass --variant to check the architecture and get the test '
+              'settings')
     config = suggest_config(arch, settings['dataset'], root=repo)
     print(f'config: {config or "none here for this backbone / dataset / resolution"}')
     print('official test settings (segm/eval/miou.py): short side resized to '
