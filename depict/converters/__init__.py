@@ -8,6 +8,7 @@
   (``tools/model_converters/segmenter2mmseg.py``);
 * :mod:`.segvit`: official SegViT (ATM, Shrunk) mmseg 0.x checkpoints
   (``tools/model_converters/segvit2mmseg.py``);
+* :mod:`.eomt`: official EoMT checkpoints (``tools/model_converters/eomt2mmseg.py``);
 * :mod:`.eomt`: official EoMT checkpoints (DINOv2 encoders)
   (``tools/model_converters/eomt2mmseg.py``);
 * :mod:`.official`: what the converters of official checkpoints share (safe

@@ -1,5 +1,9 @@
 """Checkpoints that load strictly, save atomically and resume from the right file.
 
+(What a checkpoint file may contain, i.e. safe unpickling for every path scheme,
+is :mod:`depict.compat.safe_unpickling`; this module checks that what was
+loaded fits the model, and writes checkpoints.)
+
 * :class:`StrictLoadHook`: evaluation, inference and ``--resume`` fail with the
   missing / unexpected / shape-mismatched keys listed when a checkpoint does
   not fit the model (mmengine loads such a checkpoint with one warning and the
