@@ -220,6 +220,7 @@ def main(argv: Optional[list] = None) -> int:
     ]
     from torch.distributed import run as torchrun
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     watch = None
@@ -234,8 +235,9 @@ def main(argv: Optional[list] = None) -> int:
     try:
         torchrun.main(torchrun_args)
     except Exception as exc:  # noqa: BLE001
-        if watch is None or watch.complete.is_set() or isinstance(exc, ChildFailedError):
-            raise  # not the rendezvous: torchrun's own report stands
+        if (watch is None or watch.complete.is_set()
+                or isinstance(exc, (ChildFailedError, SignalException))):
+            raise  # not the rendezvous (a worker failed, or a signal): torchrun's report stands
         watch.stop.set()
         print(f'[rendezvous] FAILED: {watch.failure(exc)}', file=sys.stderr, flush=True)
         return 1
