@@ -2,6 +2,7 @@ from .checkpointing import (AtomicCheckpointHook, CheckpointMismatchError, Stric
                             check_state_dict, configure_checkpointing, find_resume_checkpoint,
                             load_state_dict_strictly)
 from .eomt_hooks import EoMTMaskAnnealingHook
+from .eomt_optim import EoMTOptimWrapperConstructor, TwoStageWarmupPolyLR
 from .dist import setup_cpu_distributed, shutdown_distributed
 from .hooks import SegDataCheckHook
 from .optim_wrapper import AutocastOptimWrapper
@@ -13,7 +14,7 @@ from .vis_backends import TensorboardIfInstalledVisBackend
 
 __all__ = [
     'AtomicCheckpointHook', 'AutocastOptimWrapper', 'CheckpointMismatchError',
-    'EoMTMaskAnnealingHook',
+    'EoMTMaskAnnealingHook', 'EoMTOptimWrapperConstructor', 'TwoStageWarmupPolyLR',
     'ResumeStateHook', 'SegDataCheckHook', 'StrictLoadHook', 'TensorboardIfInstalledVisBackend',
     'TrainableOptimWrapperConstructor', 'ViTLayerDecayOptimWrapperConstructor',
     'available_cpus', 'check_cfg_options', 'check_data_roots', 'check_dataset_files',

@@ -278,3 +278,68 @@ def test_hook_sets_probabilities_and_checkpoint_restores_them():
         EoMTMaskAnnealingHook(start_iters=[1], end_iters=[2]).before_train(_Runner(model, 0))
     with pytest.raises(ValueError, match='exceed'):
         EoMTMaskAnnealingHook(start_iters=[5, 5], end_iters=[5, 9])
+
+
+# -- optimiser recipe --------------------------------------------------------
+#: (ViT group, new group) lr at steps 0..39 of the official TwoStageWarmupPolySchedule
+#: (tue-mps/eomt) with warm-ups (5, 10), 40 steps, power 0.9, base lr 1.
+OFFICIAL_LRS = [
+    (0, 0.0), (0, 0.2), (0, 0.4), (0, 0.6), (0, 0.8), (0.0, 1.0), (0.1, 0.974248588875),
+    (0.2, 0.948421315312), (0.3, 0.92251564596), (0.4, 0.896528880884), (0.5, 0.870458136859),
+    (0.6, 0.844300328394), (0.7, 0.818052146051), (0.8, 0.79171003159), (0.9, 0.765270149325),
+    (1.0, 0.73872835295), (0.963926921259, 0.712080146905), (0.927703178563, 0.685320641126),
+    (0.891321546089, 0.658444497691), (0.854774106027, 0.631445867489),
+    (0.818052146051, 0.604318314479), (0.781146035668, 0.577054724342),
+    (0.744045075768, 0.549647193342), (0.706737313724, 0.522086891735),
+    (0.669209313658, 0.494363894057), (0.631445867489, 0.466466965667),
+    (0.593429626471, 0.438383290554), (0.555140624049, 0.410098118859),
+    (0.516555647015, 0.381594302326), (0.477647389843, 0.352851669589),
+    (0.438383290554, 0.323846166192), (0.398723883569, 0.294548637791),
+    (0.358620391631, 0.264923051243), (0.318011062767, 0.234923788618),
+    (0.276815317197, 0.204491323344), (0.234923788618, 0.173544863434),
+    (0.192179909437, 0.141968747968), (0.148341655498, 0.10958418684),
+    (0.102986663484, 0.076079168291), (0.055189186458, 0.040769816813)]
+
+
+def test_two_stage_warmup_matches_official_schedule():
+    from mmengine.optim import OptimWrapper
+
+    from depict.engine.eomt_optim import TwoStageWarmupPolyLR
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    optimizer = torch.optim.AdamW([dict(params=[params[0]], lr=1.0, vit=True),
+                                   dict(params=[params[1]], lr=1.0, vit=False)])
+    wrapper = OptimWrapper(optimizer)
+    scheduler = TwoStageWarmupPolyLR(wrapper, total_iters=40, warmup_iters=(5, 10))
+    for vit_lr, new_lr in OFFICIAL_LRS:
+        assert optimizer.param_groups[0]['lr'] == pytest.approx(vit_lr, abs=1e-9)
+        assert optimizer.param_groups[1]['lr'] == pytest.approx(new_lr, abs=1e-9)
+        optimizer.step()
+        scheduler.step()
+
+
+@pytest.mark.parametrize('name', ['dinov2', 'mmseg-vit'])
+def test_official_parameter_groups(name):
+    from mmengine.optim import build_optim_wrapper
+    model = build(name)
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper', constructor='EoMTOptimWrapperConstructor',
+        optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05),
+        paramwise_cfg=dict(decay_rate=0.5)))
+    rate = {n: g['lr'] for g in wrapper.optimizer.param_groups for n in g['param_names']}
+    vit = {n: g['vit'] for g in wrapper.optimizer.param_groups for n in g['param_names']}
+    assert all(g['weight_decay'] == 0.05 for g in wrapper.optimizer.param_groups)
+    blocks = 'model.blocks' if name != 'mmseg-vit' else 'layers'
+    embed = 'model.patch_embed.proj.weight' if name != 'mmseg-vit' \
+        else 'patch_embed.projection.weight'
+    norm = 'norm.weight' if name != 'mmseg-vit' else 'ln1.weight'
+    # 3 blocks: block i at 0.5^(2-i), embeddings as block 0, final norm / queries / head at 1.
+    assert rate[f'backbone.{blocks}.0.norm1.weight' if name != 'mmseg-vit'
+                else 'backbone.layers.0.ln1.weight'] == 0.25
+    assert rate[f'backbone.{blocks}.2.mlp.fc1.weight' if name != 'mmseg-vit'
+                else 'backbone.layers.2.ffn.layers.0.0.weight'] == 1.0
+    assert rate[f'backbone.{embed}'] == 0.25
+    assert rate[f'backbone.{norm}'] == 1.0 and vit[f'backbone.{norm}']
+    assert rate['backbone.queries.weight'] == 1.0 and not vit['backbone.queries.weight']
+    assert rate['decode_head.class_head.weight'] == 1.0
+    assert not vit['decode_head.mask_head.0.weight']
+    assert len(rate) == sum(1 for _ in model.parameters())
