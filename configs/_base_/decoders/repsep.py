@@ -2,7 +2,7 @@
 # (no official code; see docs/repsep.md): Segmenter's mask transformer extended
 # with SASM and DCA (auxiliary branch training-only), all on. It runs on the
 # decoupled two-pathway ViT (mmseg's VisionTransformer + a local pathway of
-# LSBs): its leaves state backbone type='TwoPathwayVisionTransformer' (a
+# LSBs): its leaves state the TwoPathwayVisionTransformer backbone type (a
 # decoder part sets no backbone type). Widths follow Segmenter's rule (the
 # backbone's width and heads).
 # Needs from the backbone: the last layer (in_index=-1) after the final LN, with

@@ -4,7 +4,7 @@
 # block, upsamples with a grid of learnable queries (QU, 3 layers per input) and
 # decodes it with a single ATM stage of 3 layers, each supervised.
 # QD is part of the backbone: Shrunk leaves state
-# backbone type='ShrunkVisionTransformer' with its shrink_index and the two
+# the ShrunkVisionTransformer backbone type with its shrink_index and the two
 # layers read (a decoder part sets no backbone type). Width and heads as ATM's.
 # query_grid is the 1/16 grid of the training crop (default 40x40: 640 crops).
 decoder = dict(
