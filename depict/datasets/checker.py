@@ -35,7 +35,9 @@ The rules:
   :func:`training_label`) is a class in ``[0, num_classes)`` or the ignore
   index (:func:`invalid_labels`); a one-class head is a binary sigmoid head
   with the two labels 0 and 1 (:func:`label_classes`);
-* the decode head has as many classes as the dataset (:func:`num_classes_problem`).
+* the decode head has as many classes as the dataset (:func:`num_classes_problem`);
+* a dataset's ``data_root`` exists (:func:`missing_root_problem`) and, without
+  an ``ann_file``, holds images.
 """
 import inspect
 import os
@@ -54,8 +56,9 @@ from PIL import Image
 __all__ = [
     'DataFileError', 'FileProblem', 'LABEL_MODES', 'header_problem', 'error_problem',
     'channels_problem', 'size_problem', 'training_label', 'label_classes', 'invalid_labels',
-    'num_classes_problem', 'check_data_roots', 'check_dataset_files', 'check_num_classes',
-    'check_batch_labels', 'Finding', 'DatasetReport', 'check_dataset', 'OFFICIAL_SIZES'
+    'missing_root_problem', 'num_classes_problem', 'check_data_roots', 'check_dataset_files',
+    'check_num_classes', 'check_batch_labels', 'Finding', 'DatasetReport', 'check_dataset',
+    'OFFICIAL_SIZES'
 ]
 
 # ---------------------------------------------------------------------------
@@ -224,6 +227,12 @@ def invalid_labels(labels, num_classes: int, ignore_index: int) -> list[int]:
     return sorted({int(v) for v in labels[bad].tolist()})
 
 
+def missing_root_problem(root: str) -> str:
+    """A dataset's ``data_root`` must exist; what to say when it does not."""
+    return (f'data_root {root!r} does not exist (relative paths are resolved from '
+            f'{os.getcwd()})')
+
+
 def num_classes_problem(head_classes: int, dataset_classes: Sequence[str], *, where: str,
                         dataset_type: str) -> Optional[str]:
     """The decode head must have the dataset's classes (a binary sigmoid head
@@ -285,11 +294,9 @@ def check_data_roots(cfg: Config, loaders: Iterable[str] = _LOADERS) -> None:
                     continue
                 raise FileNotFoundError(f'{loader}.dataset: {missing_toy_root_message(root)}')
             raise FileNotFoundError(
-                f'{loader}.dataset.data_root={root!r} does not exist (relative paths '
-                f'are resolved from {os.getcwd()}). Prepare the dataset as the README\'s '
-                f'"Datasets" section says, or point the config at it with '
-                f'--cfg-options {loader}.dataset.data_root=/path/to/'
-                f'{osp.basename(osp.normpath(root))}')
+                f'{loader}.dataset: {missing_root_problem(root)}. Prepare the dataset as '
+                'docs/datasets.md says, or point the config at it with --cfg-options '
+                f'{loader}.dataset.data_root=/path/to/{osp.basename(osp.normpath(root))}')
 
 
 def _default_img_suffix(dataset: dict) -> Optional[str]:
@@ -585,9 +592,8 @@ def _add(report: DatasetReport, level: str, kind: str, message: str, fix: str = 
 def _check_layout(report: DatasetReport, dataset_cfg: dict, hint: str) -> bool:
     root = dataset_cfg.get('data_root') or ''
     if root and not osp.isdir(root):
-        _add(report, 'error', 'layout', f'data_root {root!r} does not exist (relative to '
-             f'{os.getcwd()})', f'{hint}; or point the config at the data with '
-             f'--data-root /path/to/{osp.basename(osp.normpath(root))}')
+        _add(report, 'error', 'layout', missing_root_problem(root), f'{hint}; or point the '
+             f'config at the data with --data-root /path/to/{osp.basename(osp.normpath(root))}')
         return False
     ok = True
     for key, path in dataset_cfg.get('data_prefix', {}).items():

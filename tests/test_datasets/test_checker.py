@@ -182,3 +182,19 @@ def test_num_classes_rule_in_the_hook_and_the_report(toy):
     assert 'Set model.decode_head.num_classes=8' in report.errors[0].message
     cfg.model.decode_head.num_classes = 8
     assert not check_dataset(cfg, 'train').errors
+
+
+def test_missing_data_root_reads_the_same_before_a_run_and_in_the_report(tmp_path):
+    missing = str(tmp_path / 'no_such_dataset')
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='ADE20KDataset', data_root=missing, data_prefix=PREFIX))))
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_roots(cfg, ('train_dataloader', ))
+    sentence = f'data_root {missing!r} does not exist'
+    assert str(info.value).startswith(f'train_dataloader.dataset: {sentence}')
+    assert '--cfg-options train_dataloader.dataset.data_root=/path/to/no_such_dataset' in \
+        str(info.value)
+    report = check_dataset(cfg, 'train')
+    assert [f.kind for f in report.errors] == ['layout']
+    assert report.errors[0].message.startswith(sentence)
+    assert '--data-root /path/to/no_such_dataset' in report.errors[0].fix
