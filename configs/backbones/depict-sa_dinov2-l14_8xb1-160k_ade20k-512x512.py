@@ -1,6 +1,7 @@
 # depict-sa on DINOv2-L/14 with 4 registers (LVD-142M),
 # ADE20K 512x512: OUR configuration, not a paper's (no published number).
-# One-line backbone swap of depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py:
+# Backbone swap of depict-sa_vit-b16_8xb1-160k_ade20k-512x512.py
+# (another family: the backbone line and entries, docs/configs.md):
 # the decoder, schedule and data are that config's; the head takes the
 # ViT-L width. Backbone and weights: docs/backbones.md.
 _base_ = [

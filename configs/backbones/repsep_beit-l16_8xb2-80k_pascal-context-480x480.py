@@ -6,7 +6,7 @@
 # classes, the crop (480, this project's PASCAL Context crop), the schedule
 # (80k, AdamW 1e-4 with layer-wise decay 0.95 as BEiT-L's segmentation recipe),
 # batch 16, drop-path 0.3, and everything in docs/repsep.md. Not a reproduction.
-# One-line backbone swap (the model line) of
+# Backbone swap (the backbone line and type, docs/configs.md) of
 # repsep_vit-l16_8xb2-80k_pascal-context-480x480.py, plus BEiT-L's decay rate.
 _base_ = [
     '../_base_/backbones/beit-l16.py',
