@@ -8,7 +8,7 @@
 #   1 + two-pathway (the model line), 2 + SASM (with_sasm), 3 + DCA (with_dca).
 _base_ = [
     '../_base_/backbones/vit-toy.py',
-    '../_base_/decoders/segmenter-mask.py',
+    '../_base_/decoders/repsep.py',
     '../_base_/datasets/toy.py',
     '../_base_/schedules/schedule_toy.py',
     '../_base_/default_runtime.py'
@@ -23,8 +23,7 @@ model = dict(
     decode_head=dict(
         _base_.decoder.decode_head,
         num_classes=8,
-        type='RepSepHead', num_heads=2, region_proj_channels=32,
-        drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1,
+        num_heads=2, region_proj_channels=32,  # toy variant
         with_sasm=False, with_dca=False,
     ),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(48, 48)))

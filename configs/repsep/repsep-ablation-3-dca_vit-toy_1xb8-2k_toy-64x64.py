@@ -19,13 +19,13 @@ model = dict(
     backbone=dict(
         _base_.decoder.backbone,
         img_size=crop_size,
-        type='TwoPathwayVisionTransformer',  # + the local pathway (LSBs)
-        local_channels=16,  # toy variant
+        # The two-pathway ViT (+ the local pathway of LSBs; toy width 16).
+        type='TwoPathwayVisionTransformer', local_channels=16,
     ),
     decode_head=dict(
         _base_.decoder.decode_head,
         num_classes=8,
-        num_heads=2, region_proj_channels=32,
+        num_heads=2, region_proj_channels=32,  # toy variant
         with_sasm=True, with_dca=True,
     ),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(48, 48)))

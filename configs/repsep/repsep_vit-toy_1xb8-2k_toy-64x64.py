@@ -19,8 +19,8 @@ model = dict(
     backbone=dict(
         _base_.decoder.backbone,
         img_size=crop_size,
-        type='TwoPathwayVisionTransformer',  # + the local pathway (LSBs)
-        local_channels=16,  # toy variant
+        # The two-pathway ViT (+ the local pathway of LSBs; toy width 16).
+        type='TwoPathwayVisionTransformer', local_channels=16,
     ),
     decode_head=dict(
         _base_.decoder.decode_head,
