@@ -16,6 +16,7 @@ tta_mmseg     ``'original'``  ``None``     mmseg 1.x
 expands to mmcv's :class:`~mmcv.transforms.TestTimeAug`, so mmseg's
 ``SegTTAModel`` merges the views as usual.
 """
+import copy
 from typing import List, Optional, Sequence, Tuple
 
 from mmcv.transforms import TestTimeAug
@@ -51,6 +52,10 @@ class MultiScaleTTA(TestTimeAug):
         then: Transforms applied to every view afterwards, one stage each
             (default: ``LoadAnnotations`` then ``PackSegInputs``, so metrics
             compare against the label map at its original size).
+
+    Attributes:
+        transforms: The expanded stages as transform configs: the
+            ``transforms`` of the equivalent ``TestTimeAug`` config.
     """
 
     def __init__(self, *, ratios: Sequence[float], ratios_of: str = 'test_size',
@@ -77,7 +82,11 @@ class MultiScaleTTA(TestTimeAug):
         self.flip = flip
         if then is None:
             then = [dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
-        super().__init__(transforms=self.stages(then))
+        stages = self.stages(then)
+        # The stages as configs, i.e. the `transforms` a TestTimeAug config would
+        # list; kept because TestTimeAug builds its argument in place.
+        self.transforms = copy.deepcopy(stages)
+        super().__init__(transforms=stages)
 
     def resize_views(self) -> List[dict]:
         """One ``Resize`` per ratio."""
