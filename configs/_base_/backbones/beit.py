@@ -5,7 +5,7 @@
 #   python tools/model_converters/beit2mmseg.py SRC.pth data/pretrain/<name>_mmseg.pth
 # (docs/backbones.md). BEiT's relative position bias is built for img_size (the
 # dataset part's crop): slide windows have the crop size. BEiT takes no
-# `with_cls_token` / `frozen_exclude`: its model parts pass a decoder only
+# `with_cls_token` / `frozen_exclude`: its leaves pass a decoder only
 # `final_norm` and the layers it reads. Sizes: beit-b16.py, beit-l16.py.
 _base_ = ['./vit.py']
 model = dict(

@@ -1,7 +1,7 @@
 # Swin-B (window 12, IN-22k at 384; mmseg's weights converted with mmseg's
 # swin2mmseg) inside depict's segmentor; replaces vit.py's mmseg ViT
 # (`_delete_`). ImageNet mean / std. Four stages of widths 128, 256, 512, 1024;
-# its model parts choose the stages a decoder reads. Swin has no img_size: a
+# its leaves choose the stages a decoder reads. Swin has no img_size: a
 # leaf takes only the preprocessor, classes and window from its dataset part.
 _base_ = ['./vit.py']
 model = dict(

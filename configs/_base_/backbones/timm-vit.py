@@ -5,8 +5,8 @@
 # padded up to the patch multiple (512 -> 518 at patch 14) and img_size (the
 # dataset part's crop) is rounded up the same way. TimmViT returns patch-token
 # maps only (no CLS token) and takes no `with_cls_token` / `frozen_exclude`:
-# its model parts pass a decoder only `final_norm` and the layers it reads.
-# Sizes (dinov2-l14.py, eva02-l14.py) add the timm model name, weights'
+# its leaves pass a decoder only `final_norm` (docs/configs.md).
+# Sizes (dinov2-l14.py, dinov3-l16.py, eva02-l14.py) add the timm model name, weights'
 # normalisation and `decode_head.in_channels`.
 _base_ = ['./vit.py']
 model = dict(
