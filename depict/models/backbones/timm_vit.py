@@ -45,6 +45,8 @@ from mmseg.registry import MODELS
 import torch
 from torch import Tensor, nn
 
+from .frozen_stages import FrozenStagesMixin
+
 __all__ = ['TimmViT']
 
 
@@ -76,7 +78,7 @@ def _name_patch_size(model_name: str) -> Optional[int]:
 
 
 @MODELS.register_module()
-class TimmViT(BaseModule):
+class TimmViT(FrozenStagesMixin, BaseModule):
     """A plain timm ViT returning chosen block outputs as (B, C, h, w) maps.
 
     Args:
@@ -201,44 +203,16 @@ class TimmViT(BaseModule):
         self.embed_dims = model.embed_dim
         self.patch_size = tuple(model.patch_embed.patch_size)
         self.num_prefix_tokens = model.num_prefix_tokens
-        num_blocks = len(model.blocks)
-        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
-                or not -1 <= frozen_stages <= num_blocks:
-            raise ValueError(f'frozen_stages={frozen_stages!r} must be an int from -1 (nothing '
-                             f'frozen) to {num_blocks} (the whole backbone: its {num_blocks} '
-                             'kept blocks and the final norm); 0 freezes the embedding only')
-        self.frozen_stages = frozen_stages
         self.with_cp = bool(with_cp)
-        self._freeze_stages()
+        self._setup_frozen_stages(frozen_stages)
 
-    def frozen_modules(self) -> list[nn.Module]:
-        """The modules ``frozen_stages`` freezes, embedding stage first."""
-        if self.frozen_stages < 0:
-            return []
-        # Embedding stage: every child of the timm model except the blocks (patch
-        # embedding, position dropout, pre-norm, RoPE; pruned heads are Identity).
-        modules = [m for name, m in self.model.named_children() if name != 'blocks']
-        modules += list(self.model.blocks[:self.frozen_stages])
-        if self.frozen_stages == len(self.model.blocks) and self.norm is not None:
-            modules.append(self.norm)
-        return modules
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        # Parameters held by the timm model itself: cls / reg tokens, pos_embed.
-        for param in self.model.parameters(recurse=False):
-            param.requires_grad_(False)
-        for module in self.frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> 'TimmViT':
-        """Sets the mode, keeping frozen stages in eval mode (mmseg's Swin)."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
+    def _frozen_stage_parts(self):
+        # Embedding stage: every child of the timm model but the blocks (patch
+        # embedding, position dropout, pre-norm, RoPE; pruned heads are Identity)
+        # and the parameters it holds itself (cls / reg tokens, pos_embed).
+        embedding = [m for name, m in self.model.named_children() if name != 'blocks']
+        return (embedding, list(self.model.parameters(recurse=False)), self.model.blocks,
+                self.norm)
 
     @property
     def layers(self) -> nn.ModuleList:

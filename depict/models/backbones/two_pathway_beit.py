@@ -24,6 +24,7 @@ from mmseg.models.backbones import BEiT, MAE
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .frozen_stages import MMSegViTFrozenStagesMixin
 from .two_pathway_vit import LocalPathway, default_lsb_indices
 
 __all__ = ['TwoPathwayBEiT', 'TwoPathwayMAE']
@@ -118,37 +119,48 @@ _ARGS = """
         local_mlp_ratio: MLP ratio of the LSBs' refinement.
         fuse_indices: Outputs (layer indices in ``out_indices``) that receive
             the pathway; default the deepest.
+        frozen_stages: ``-1`` nothing frozen; ``0`` the patch embedding, CLS
+            token (and MAE's position embedding); ``k`` those and layers
+            ``0 .. k-1``; ``num_layers`` the whole transformer with its final
+            norm (mmseg's Swin convention: ``requires_grad=False`` and eval
+            mode; depict/models/backbones/frozen_stages.py). The local
+            pathway is never frozen. With ``with_local_pathway=False`` this
+            is mmseg's backbone with a frozen-stage option.
         **kwargs: Arguments of mmseg's backbone (``img_size``, ``embed_dims``,
             ``num_layers``, ``out_indices``, ``final_norm``, ``init_cfg``...).
 """
 
 
 @MODELS.register_module()
-class TwoPathwayBEiT(_TwoPathwayMixin, BEiT):
+class TwoPathwayBEiT(MMSegViTFrozenStagesMixin, _TwoPathwayMixin, BEiT):
     __doc__ = 'mmseg\'s BEiT plus the decoupled local pathway (reconstruction).\n' + _ARGS
 
     def __init__(self, *, with_local_pathway: bool = True,
                  lsb_indices: Optional[Sequence[int]] = None, local_channels: int = 256,
                  local_kernel_size: int = 3, local_mlp_ratio: int = 4,
-                 fuse_indices: Optional[Sequence[int]] = None, **kwargs) -> None:
+                 fuse_indices: Optional[Sequence[int]] = None, frozen_stages: int = -1,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self._setup_pathway(with_local_pathway=with_local_pathway, lsb_indices=lsb_indices,
                             local_channels=local_channels, local_kernel_size=local_kernel_size,
                             local_mlp_ratio=local_mlp_ratio, fuse_indices=fuse_indices)
+        self._setup_frozen_stages(frozen_stages)
 
 
 @MODELS.register_module()
-class TwoPathwayMAE(_TwoPathwayMixin, MAE):
+class TwoPathwayMAE(MMSegViTFrozenStagesMixin, _TwoPathwayMixin, MAE):
     __doc__ = 'mmseg\'s MAE plus the decoupled local pathway (reconstruction).\n' + _ARGS
 
     def __init__(self, *, with_local_pathway: bool = True,
                  lsb_indices: Optional[Sequence[int]] = None, local_channels: int = 256,
                  local_kernel_size: int = 3, local_mlp_ratio: int = 4,
-                 fuse_indices: Optional[Sequence[int]] = None, **kwargs) -> None:
+                 fuse_indices: Optional[Sequence[int]] = None, frozen_stages: int = -1,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self._setup_pathway(with_local_pathway=with_local_pathway, lsb_indices=lsb_indices,
                             local_channels=local_channels, local_kernel_size=local_kernel_size,
                             local_mlp_ratio=local_mlp_ratio, fuse_indices=fuse_indices)
+        self._setup_frozen_stages(frozen_stages)
 
     def _add_position(self, x: Tensor) -> Tensor:
         return x + self.pos_embed  # MAE's absolute positions, at img_size only (as mmseg)

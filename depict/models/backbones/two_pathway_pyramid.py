@@ -117,6 +117,10 @@ class TwoPathwaySwinTransformer(SwinTransformer):
                 stage_channels=self.num_features, channels=local_channels,
                 fuse_indices=_fuse_indices(self.out_indices, fuse_indices),
                 kernel_size=local_kernel_size, mlp_ratio=local_mlp_ratio)
+        # mmseg's Swin applies ``frozen_stages`` only in ``train()``; freezing now
+        # keeps the frozen parameters out of an optimizer built before that call
+        # (mmengine's runner builds it first). The local pathway is never frozen.
+        self._freeze_stages()
 
     def init_weights(self) -> None:
         super().init_weights()
