@@ -219,7 +219,6 @@ def main(argv: Optional[list] = None) -> int:
         args.script, *args.script_args
     ]
     from torch.distributed import run as torchrun
-
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
