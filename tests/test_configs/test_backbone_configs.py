@@ -2,6 +2,7 @@
 what is ours and what is a paper's, swaps exactly the backbone of its base
 config, and trains / predicts at toy size (backbone and head shrunk, same
 types, same dataset classes, windows of the toy crop)."""
+import difflib
 import glob
 import os.path as osp
 import re
@@ -101,7 +102,8 @@ def test_config_says_whose_it_is_and_runs_at_toy_size(path):
     assert cfg.model.decode_head.num_classes == classes
     if 'coco-stuff' in name:
         assert cfg.train_dataloader.dataset.type == 'COCOStuffDataset'
-        assert cfg.model.test_cfg == cfg.protocols.slide_test_cfg
+        # The COCO-Stuff window of the dataset part's header: 512, stride 341.
+        assert cfg.model.test_cfg == dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
     shrink(cfg)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -118,47 +120,90 @@ def test_config_says_whose_it_is_and_runs_at_toy_size(path):
 
 
 def code(path: str) -> list:
-    """A config's lines from `_base_` on (its header comment dropped)."""
+    """A config's code from `_base_` on: its header, comment lines, inline
+    comments and indentation dropped."""
     lines = open(path).read().splitlines()
-    return lines[next(i for i, line in enumerate(lines) if line.startswith('_base_')):]
+    start = next(i for i, line in enumerate(lines) if line.startswith('_base_'))
+    stripped = (line.split('  #')[0].strip() for line in lines[start:])
+    return [line for line in stripped if line and not line.startswith('#')]
+
+
+def changes(ours: list, theirs: list) -> tuple:
+    """(lines of `theirs` replaced or removed, lines of `ours` replacing or added)."""
+    removed, added = [], []
+    matcher = difflib.SequenceMatcher(None, theirs, ours, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != 'equal':
+            removed += theirs[i1:i2]
+            added += ours[j1:j2]
+    return sorted(removed), sorted(added)
+
+
+def backbone_part(path: str) -> str:
+    return re.search(r"'\.\./_base_/backbones/([\w-]+)\.py'", open(path).read()).group(1)
 
 
 @pytest.mark.parametrize(
     'path', [p for p in CONFIGS if '/backbones/' in p and 'swin' not in p], ids=osp.basename)
 def test_backbone_swaps_are_one_line(path):
-    """Each swap config is the ViT config its header names with the model line
-    `models/<decoder>_vit-*.py` replaced by `models/<decoder>_<backbone>.py`
-    (docs/configs.md); the resolved config keeps the data, protocol and schedule,
-    the decoder type, and changes the backbone. (The Swin config is a new recipe.)"""
+    """Each swap config is the config its header names with the backbone line
+    `backbones/<old>.py` replaced by `backbones/<new>.py` (docs/configs.md,
+    "Swap a backbone"); the resolved config keeps the data, protocol, window and
+    schedule, the decoder, and changes the backbone. (The Swin config is a new
+    recipe.)
+
+    Within a family (DINOv3 from DINOv2) that line is the whole swap. From the
+    AugReg ViT to another family (TimmViT, BEiT) the leaf's backbone entries
+    change too, and only these: TimmViT and BEiT take no `with_cls_token`, so
+    the leaf passes the decoder only its final norm; the official Segmenter /
+    DEPICT conventions of the ViT paper leaves (LN eps 1e-5, bilinear position
+    resizing, `pad_to_patch=16`) are mmseg-ViT settings and go; repsep's
+    two-pathway type is the ViT's (BEiT has its own) and the ViT leaf's
+    drop-path goes to the backbone part's."""
     name = osp.basename(path)
     decoder, backbone = name.split('_')[:2]
-    reference_name = re.search(r'swap (?:\(the model line\) )?of\s+(?:# )?(\S+_vit-\S+\.py)',
+    reference_name = re.search(r'swap (?:\([^)]*\) )?of\s+(?:# )?(\S+\.py)',
                                open(path).read()).group(1)
     (reference, ) = glob.glob(osp.join(REPO, 'configs', '*', reference_name))
-    ours, theirs = code(path), code(reference)
-    changed = [(a, b) for a, b in zip(ours, theirs) if a != b]
-    # The Segmenter / DEPICT ViT paper configs also take the official code's ViT
-    # conventions (LN eps, bilinear position resizing, patch padding;
-    # `protocols.model_segmenter`), which are mmseg-ViT settings: the other
-    # backbones keep the dataset's plain `protocols.model`.
-    conventions = ('model = _base_.protocols.model',
-                   'model = _base_.protocols.model_segmenter  '
-                   '# + official Segmenter/DEPICT conventions')
-    if decoder in ('segmenter-mask', 'depict-sa', 'depict-ca'):
-        assert conventions in changed, changed
-        changed.remove(conventions)
-    assert len(changed) == 1, changed
-    old_model = re.search(r"models/([\w-]+)\.py'", changed[0][1]).group(1)
-    assert old_model.startswith(f'{decoder}_vit-')
-    assert changed[0][0] == changed[0][1].replace(old_model, f'{decoder}_{backbone}')
-    extra = ours[len(theirs):]  # BEiT-L on PASCAL Context: BEiT-L's layer decay only
-    assert extra == ([] if 'beit-l16' not in name else
-                     ['optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95))'])
+    assert osp.basename(reference).startswith(f'{decoder}_')
     cfg, base = parsed_config(path), parsed_config(reference)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'tta_pipeline',
-                'param_scheduler', 'train_cfg', 'protocols') + (('optim_wrapper', ) if not extra
-                                                                else ()):
+    old_part, new_part = backbone_part(reference), backbone_part(path)
+    assert new_part == backbone and old_part != new_part
+    removed = [f"'../_base_/backbones/{old_part}.py',"]
+    added = [f"'../_base_/backbones/{new_part}.py',"]
+    another_family = old_part.startswith('vit-')
+    if another_family:
+        removed.append('_base_.decoder.backbone,')
+        added.append('final_norm=_base_.decoder.backbone.final_norm,')
+        if decoder in ('segmenter-mask', 'depict-sa', 'depict-ca'):
+            # The official Segmenter / DEPICT conventions of the ViT paper leaf.
+            (window, ) = [line for line in code(reference) if 'pad_to_patch=16' in line]
+            removed += ["interpolate_mode='bilinear',",
+                        "norm_cfg=dict(type='LN', eps=1e-5, requires_grad=True),", window]
+            added.append(window.replace(', pad_to_patch=16', ''))
+            assert base.model.backbone.norm_cfg.eps == 1e-5
+            assert base.model.backbone.interpolate_mode == 'bilinear'
+            assert base.model.test_cfg.pad_to_patch == 16
+        if decoder == 'repsep':
+            removed += ["type='TwoPathwayVisionTransformer',",
+                        f'drop_path_rate={base.model.backbone.drop_path_rate},']
+            if 'beit' in backbone:
+                added.append("type='TwoPathwayBEiT',")
+    # BEiT-L on PASCAL Context: BEiT-L's layer decay only.
+    extra = 'beit-l16' in name
+    if extra:
+        added.append('optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95))')
+    assert changes(code(path), code(reference)) == (sorted(removed), sorted(added))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'test_pipeline',
+                'tta_pipeline', 'param_scheduler', 'train_cfg') + (('optim_wrapper', ) if not extra
+                                                                   else ()):
         assert cfg.get(key) == base.get(key), (path, key)
-    assert cfg.model.decode_head.type == base.model.decode_head.type
-    assert cfg.model.backbone.type != base.model.backbone.type
+    # The same slide window and stride (only the ViT's patch padding goes).
+    assert cfg.model.test_cfg == {k: v for k, v in base.model.test_cfg.items()
+                                  if k != 'pad_to_patch'}
+    # The same decoder, with the new backbone's width.
+    assert dict(cfg.model.decode_head, in_channels=None) == \
+        dict(base.model.decode_head, in_channels=None)
     assert cfg.model.decode_head.in_channels == (768 if 'beit-b16' in name else 1024)
+    assert (cfg.model.backbone.type != base.model.backbone.type if another_family else
+            cfg.model.backbone.model_name != base.model.backbone.model_name)
