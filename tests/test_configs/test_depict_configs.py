@@ -54,9 +54,24 @@ def test_config_is_consistent_and_builds_tiny(path):
     assert head.num_classes == CLASSES[dataset_of(path)]
     width = next(w for key, w in WIDTHS.items() if key in name)
     assert head.in_channels == cfg.model.backbone.embed_dims == width
-    # Paper configs: the official code's windows (test_official_conventions.py).
-    expected = cfg.protocols.slide_test_cfg if 'toy' in name else \
-        cfg.protocols.model_segmenter.test_cfg
+    # Paper configs: the official code's windows (test_official_conventions.py):
+    # every (window - 32) pixels, logits at the patch-padded size; the toy
+    # configs: mmseg's slide at the toy window 64 / 48.
+    crop = cfg.crop_size
+    assert cfg.model.data_preprocessor.size == tuple(cfg.model.backbone.img_size) == crop
+    if 'toy' in name:
+        expected = dict(mode='slide', crop_size=(64, 64), stride=(48, 48))
+    else:
+        expected = dict(mode='slide', crop_size=crop, stride=(crop[0] - 32, crop[1] - 32),
+                        pad_to_patch=16)
+        # ... and its encoder conventions, stated in the leaf: LN eps 1e-5, bilinear
+        # resizing of the position embeddings.
+        assert cfg.model.backbone.norm_cfg == dict(type='LN', eps=1e-5, requires_grad=True)
+        assert cfg.model.backbone.interpolate_mode == 'bilinear'
+        # The papers' protocol upsamples small views to that same window.
+        (upscale, ) = [t for t in cfg.val_dataloader.dataset.pipeline
+                       if t.type == 'UpscaleToWindow']
+        assert tuple(upscale.window_size) == crop
     assert cfg.model.test_cfg == expected
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['cls_emb'].decay_mult == 0.0
     if 'toy' not in name:
