@@ -43,7 +43,7 @@ def _pipelines(cfg: Config):
     yield from cfg.get('tta_pipeline', [])
 
 
-# The paper and toy configs the docs and tests refer to, by name (39).
+# The paper and toy configs the docs and tests refer to, by name (43).
 EXPECTED = [
     'depict/depict-ca_vit-b16_8xb1-160k_ade20k-512x512.py',
     'depict/depict-ca_vit-l16_8xb1-160k_ade20k-640x640.py',
@@ -61,6 +61,10 @@ EXPECTED = [
     'depict/depict-sa_vit-s16_8xb1-160k_ade20k-512x512.py',
     'depict/depict-sa_vit-t16_8xb1-160k_ade20k-512x512.py',
     'depict/depict-sa_vit-toy_1xb8-2k_toy-64x64.py',
+    'eomt/eomt_dinov2-l16_4xb4-20k_cityscapes-1024x1024.py',
+    'eomt/eomt_dinov2-l16_4xb4-39k_ade20k-512x512.py',
+    'eomt/eomt_dinov3-l16_4xb4-20k_ade20k-512x512.py',
+    'eomt/eomt_vit-toy_1xb8-2k_toy-64x64.py',
     'repsep/repsep-ablation-0-baseline_vit-toy_1xb8-2k_toy-64x64.py',
     'repsep/repsep-ablation-1-two-pathway_vit-toy_1xb8-2k_toy-64x64.py',
     'repsep/repsep-ablation-2-sasm_vit-toy_1xb8-2k_toy-64x64.py',
@@ -93,7 +97,7 @@ def test_configs_exist():
     names = [osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS]
     assert [n for n in names if n.split(os.sep)[0] not in ('backbones', 'coco_stuff')] == EXPECTED
     assert len(names) == len(EXPECTED) + 17
-    assert len(EXPECTED) == 39
+    assert len(EXPECTED) == 43
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO, 'configs')))
@@ -107,7 +111,8 @@ def test_config_builds(path):
     backbone = cfg.model.get('backbone', {})
     if isinstance(backbone.get('init_cfg'), dict) and backbone['init_cfg'].get('type') == 'Pretrained':
         backbone['init_cfg'] = None
-    if backbone.get('type') == 'TimmViT':  # timm loads weights at construction: no download
+    # timm loads weights at construction: no download.
+    if backbone.get('type') in ('TimmViT', 'EoMTTimmViT'):
         backbone.update(pretrained=False, checkpoint_file=None)
     with MetaWeights():
         model = MODELS.build(cfg.model)

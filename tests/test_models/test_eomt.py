@@ -171,8 +171,9 @@ def test_masked_training_needs_the_readout():
 def test_bad_configs():
     with pytest.raises(ValueError, match='num_blocks'):
         build('dinov2', num_blocks=9)
-    with pytest.raises(ValueError, match='out_indices'):
-        build('dinov2', out_indices=(1, ))
+    with pytest.raises(ValueError, match='final_norm'):
+        build('dinov2', final_norm=False)
+    assert len(build('dinov2', out_indices=(1, )).backbone.blocks) == 3  # no effect
     init_default_scope('mmseg')
     with pytest.raises(TypeError, match='EoMT backbone'):
         MODELS.build(dict(type='EoMTHead', in_channels=8, num_classes=2)).forward(

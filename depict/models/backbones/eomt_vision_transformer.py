@@ -28,7 +28,7 @@ class EoMTVisionTransformer(EoMTQueriesMixin, FusedVisionTransformer):
         masked_attn: Masked attention and per-block predictions in training.
         **kwargs: :class:`FusedVisionTransformer` arguments; ``final_norm``
             must stay True (the readout reads normed tokens) and
-            ``out_indices`` is not used.
+            ``out_indices`` has no effect (EoMT runs every block).
     """
 
     def __init__(self, *, num_queries: int = 100, num_blocks: int = 4, masked_attn: bool = True,

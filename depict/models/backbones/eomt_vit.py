@@ -224,16 +224,17 @@ class EoMTTimmViT(EoMTQueriesMixin, TimmViT):
             (the official ``masked_attn_enabled``). False: plain attention and
             only the last block's prediction.
         **kwargs: :class:`TimmViT` arguments (``model_name``, ``pretrained``,
-            ``checkpoint_file``, ``img_size``, ``model_kwargs``...); not
-            ``out_indices`` / ``final_norm``, which EoMT fixes.
+            ``checkpoint_file``, ``img_size``, ``model_kwargs``...).
+            ``out_indices`` is accepted and has no effect (EoMT runs every
+            block; a backbone part's layer choice may stay in the config);
+            ``final_norm`` must stay True.
     """
 
     def __init__(self, *, num_queries: int = 100, num_blocks: int = 4, masked_attn: bool = True,
                  **kwargs) -> None:
-        for fixed in ('out_indices', 'final_norm'):
-            if fixed in kwargs:
-                raise ValueError(f'EoMTTimmViT reads every block and the final norm; remove '
-                                 f'{fixed}={kwargs[fixed]!r} from the backbone config.')
+        kwargs.pop('out_indices', None)
+        if not kwargs.pop('final_norm', True):
+            raise ValueError('EoMTTimmViT reads normed tokens: keep final_norm=True.')
         super().__init__(out_indices=-1, final_norm=True, **kwargs)
         if self.norm is None:
             raise ValueError(f'{kwargs.get("model_name")!r} has no final norm; EoMT reads '
