@@ -12,12 +12,14 @@ import torch
 from conftest import PYTHON, REPO, run_tool
 
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'bench_models.py')
-# A 2-layer, 64-wide ViT; windows of 48 with stride 40 over a 64x160 image (4 windows).
+# A 2-layer, 64-wide ViT emitting both blocks (the paper backbones' out_indices name
+# blocks it lacks); windows of 48 with stride 40 over a 64x160 image (4 windows).
 # 8 classes, not ADE20K's 150: the per-class work of the (full-width) RepSep head
 # was most of this test's time (repsep train step 1.7 s -> 0.55 s, slide 2.2 s -> 0.55 s).
 TINY = ['--shape', '64', '64', '--batch', '2', '--slide-shape', '64', '160', '--runs', '1',
         '--warmup', '0', '--cfg-options', 'model.backbone.num_layers=2',
-        'model.backbone.embed_dims=64', 'model.backbone.num_heads=4',
+        'model.backbone.out_indices=(0,1)', 'model.backbone.embed_dims=64',
+        'model.backbone.num_heads=4',
         'model.decode_head.in_channels=64', 'model.decode_head.num_classes=8',
         'model.test_cfg.crop_size=(48,48)', 'model.test_cfg.stride=(40,40)']
 

@@ -113,6 +113,13 @@ def backbone_layers(backbone) -> list[int]:
     return [len(backbone.layers) - 1 if i == -1 else i for i in indices]
 
 
+def read_positions(head, num_inputs: int) -> list[int]:
+    """Which of the backbone's ``num_inputs`` outputs the head reads (its ``in_index``)."""
+    index = head.in_index
+    index = [index] if isinstance(index, int) else list(index)
+    return [i % num_inputs for i in index]
+
+
 def build_decoder(cfg, shape: tuple[int, int], features: Features, device: torch.device):
     """The decode head on ``device`` and its inputs (features of ``shape``)."""
     from mmseg.registry import MODELS
@@ -187,7 +194,8 @@ def bench_one(name: str, args, features: Features, device: torch.device) -> dict
     return dict(
         decoder=name, config=path, head=type(head).__name__,
         params=sum(p.numel() for p in head.parameters()), macs=macs,
-        feature_shapes=[list(f.shape) for f in feats],
+        # The features the head reads (the backbone may emit more, for other heads).
+        feature_shapes=[list(feats[i].shape) for i in read_positions(head, len(feats))],
         forward=forward_stats, forward_backward=summarize(backward_times),
         train_step=train_stats, peak_memory_bytes=peak, memory_method=method,
         achieved_macs_per_s=macs / (forward_stats['median_ms'] / 1e3))
