@@ -50,17 +50,19 @@ def test_full_size_recipe_and_head_build(name):
     assert tuple(backbone.img_size) == (crop, crop)
     head = cfg.model.decode_head
     assert head.num_classes == num_classes
-    if 'vit-b16' in name:
-        assert backbone.out_indices == (5, 7, 11) and head.channels == 384
-    elif 'shrunk' in name:
-        assert backbone.out_indices == (7, 23) and backbone.shrink_index == 8
-        assert tuple(head.query_grid) == (crop // 16, crop // 16)
-    else:
-        assert backbone.out_indices == (7, 15, 23) and head.channels == 512
-        assert backbone.drop_path_rate == 0.3
     init_default_scope('mmseg')
     built = MODELS.build(head)  # the full model is built by the slow test below
     assert built.num_classes == num_classes
+    # The official widths (half the backbone's), derived by the head from in_channels.
+    if 'vit-b16' in name:
+        assert backbone.out_indices == (5, 7, 11) and built.channels == 384
+    elif 'shrunk' in name:
+        assert backbone.out_indices == (7, 23) and backbone.shrink_index == 8
+        assert built.channels == 512
+        assert tuple(built.upsampler.grid.shape[-2:]) == (crop // 16, crop // 16)
+    else:
+        assert backbone.out_indices == (7, 15, 23) and built.channels == 512
+        assert backbone.drop_path_rate == 0.3
 
 
 @pytest.mark.slow
