@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmseg.models.backbones.vit import TransformerEncoderLayer, VisionTransformer
+from mmseg.models.utils.embed import AdaptivePadding
 from mmseg.registry import MODELS
 from torch import Tensor
 
 __all__ = ['FusedMultiheadAttention', 'FusedVisionTransformer', 'LayerTokens',
-           'fuse_attention']
+           'SizeGenericPadding', 'fuse_attention']
 
 
 class FusedMultiheadAttention(MultiheadAttention):
@@ -125,6 +126,24 @@ def fuse_attention(attn: MultiheadAttention) -> FusedMultiheadAttention:
     return attn
 
 
+class SizeGenericPadding(AdaptivePadding):
+    """mmseg's :class:`AdaptivePadding` without a branch on the input size.
+
+    mmseg pads only ``if pad_h > 0 or pad_w > 0``: a Python branch on the
+    input size, which an exported graph (``torch.export`` / ONNX) freezes at
+    the export size, so a graph exported at a multiple of the patch size would
+    never pad. Here ``F.pad`` always runs, by zero rows / columns where none
+    are needed: the same values for every input, and one graph for all sizes.
+    Swapped in by :class:`FusedVisionTransformer` (same object and buffers).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        pad_h, pad_w = self.get_pad_shape(x.size()[-2:])
+        if self.padding == 'corner':  # bottom / right, as mmseg
+            return F.pad(x, [0, pad_w, 0, pad_h])
+        return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
 class LayerTokens(NamedTuple):
     """Tokens after one stage of :meth:`FusedVisionTransformer.iter_tokens`.
 
@@ -168,6 +187,9 @@ class FusedVisionTransformer(VisionTransformer):
                 fuse_attention(layer.attn)
         if not self.with_cls_token:
             self.cls_token.requires_grad_(False)
+        padding = getattr(self.patch_embed, 'adap_padding', None)
+        if type(padding) is AdaptivePadding:
+            padding.__class__ = SizeGenericPadding
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -186,15 +208,17 @@ class FusedVisionTransformer(VisionTransformer):
         cls_tokens = self.cls_token.expand(batch, -1, -1)
         x = torch.cat((cls_tokens, x), dim=1)  # (B, 1 + h*w, C)
         pos_embed = self.pos_embed
-        if x.shape[1] != pos_embed.shape[1]:
-            pos_grid = (self.img_size[0] // self.patch_size, self.img_size[1] // self.patch_size)
-            if pos_embed.shape[1] != pos_grid[0] * pos_grid[1] + 1:
-                raise ValueError(f'pos_embed of shape {tuple(pos_embed.shape)} does not match '
-                                 f'img_size={self.img_size} / patch_size={self.patch_size} '
-                                 f'(expected {pos_grid[0] * pos_grid[1] + 1} positions): set '
-                                 'img_size to the size the position embedding was trained at.')
-            pos_embed = self.resize_pos_embed(pos_embed, hw_shape, pos_grid,
-                                              self.interpolate_mode)
+        pos_grid = (self.img_size[0] // self.patch_size, self.img_size[1] // self.patch_size)
+        if pos_embed.shape[1] != pos_grid[0] * pos_grid[1] + 1:
+            raise ValueError(f'pos_embed of shape {tuple(pos_embed.shape)} does not match '
+                             f'img_size={self.img_size} / patch_size={self.patch_size} '
+                             f'(expected {pos_grid[0] * pos_grid[1] + 1} positions): set '
+                             'img_size to the size the position embedding was trained at.')
+        # Resized to the input grid always, not only when the grid differs:
+        # at the stored grid the resize is the identity (bilinear / bicubic
+        # taps at integer positions), and without a branch on the input size an
+        # exported graph (ONNX) resizes for every input, not only the export size.
+        pos_embed = self.resize_pos_embed(pos_embed, hw_shape, pos_grid, self.interpolate_mode)
         x = self.drop_after_pos(x + pos_embed)
         if not self.with_cls_token:
             x = x[:, 1:]

@@ -177,9 +177,10 @@ class QueryUpsampler(nn.Module):
             raise ValueError(f'QueryUpsampler has {len(self.stages)} stages but got '
                              f'{len(features)} feature maps')
         batch = features[0].shape[0]
-        grid = self.grid
-        if tuple(grid.shape[-2:]) != tuple(out_size):
-            grid = resize(grid, size=out_size, mode=self.interpolate_mode, align_corners=False)
+        # Resized always, not only when out_size differs: at the stored size the
+        # resize is the identity (taps at integer positions), and without a
+        # branch on the size an exported graph (ONNX) resizes for every input.
+        grid = resize(self.grid, size=out_size, mode=self.interpolate_mode, align_corners=False)
         # (1, C, h, w) -> (1, h*w, C) -> (B, h*w, C)
         query = grid.flatten(2).transpose(1, 2).expand(batch, -1, -1)
         for layers, feature in zip(self.stages, features):
