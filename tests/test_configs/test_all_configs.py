@@ -96,7 +96,7 @@ def test_configs_exist():
     # the papers') are listed by test_backbone_configs.py and resolved / built here too.
     names = [osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS]
     assert [n for n in names if n.split(os.sep)[0] not in ('backbones', 'coco_stuff')] == EXPECTED
-    assert len(names) == len(EXPECTED) + 17
+    assert len(names) == len(EXPECTED) + 22
     assert len(EXPECTED) == 43
 
 

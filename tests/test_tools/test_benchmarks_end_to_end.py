@@ -28,7 +28,7 @@ BASES = osp.join(REPO, 'configs', '_base_')
 
 CONFIG = '''
 _base_ = [
-    '{bases}/models/segmenter-mask_vit-toy.py',
+    '{bases}/backbones/vit-toy.py', '{bases}/decoders/segmenter-mask.py',
     '{bases}/datasets/{dataset_base}', '{bases}/default_runtime.py',
     '{bases}/schedules/schedule_toy.py'
 ]
@@ -65,12 +65,11 @@ tta_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-# The base's full-size protocol variants are unused here; dropping them keeps
-# mmengine's config formatting (yapf, six times a run) from dominating.
-protocols = None
 model = dict(
-    decode_head=dict(num_classes=_base_.protocols.num_classes),
-    test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(48, 48)))
+    data_preprocessor=dict(size=window),
+    backbone=dict(_base_.decoder.backbone, img_size=window),
+    decode_head=dict(_base_.decoder.decode_head, num_classes={classes}, num_heads=2),
+    test_cfg=dict(mode='slide', crop_size=window, stride=(48, 48)))
 {extra}
 '''
 # Cityscapes also evaluates with the official script inside the test loop.
@@ -149,7 +148,7 @@ def trained(request, tmp_path_factory) -> dict:
     data_root = _prepare(name, root)
     config = root / f'segmenter-toy_{name}.py'
     extra = CITYSCAPES_EVALUATORS if name == 'cityscapes' else ''
-    config.write_text(CONFIG.format(bases=BASES, dataset_base=spec['base'],
+    config.write_text(CONFIG.format(bases=BASES, dataset_base=spec['base'], classes=spec['classes'],
                                     reduce=spec['reduce'], extra=extra))
     # The prepared data passes the checker (train and val).
     for split in ('train', 'val'):
