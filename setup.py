@@ -2,8 +2,9 @@
 on mmsegmentation 1.x.
 
 ``pip install -e .`` installs what training and testing need; the extras are
-``[tests]`` (the test suite) and ``[tools]`` (FLOP counting, the official
-Cityscapes evaluator, corruption robustness, TensorBoard, plots).
+``[tests]`` (the test suite), ``[deploy]`` (ONNX export and ONNX Runtime) and
+``[tools]`` (FLOP counting, the official Cityscapes evaluator, corruption
+robustness, TensorBoard, plots).
 
 mmsegmentation 1.2.2 needs ``mmcv<2.2``, whose compiled ops do not build against
 current PyTorch, so the default requirement is ``mmcv-lite`` and ``depict``
@@ -81,8 +82,15 @@ class DistributionWithStartupHook(Distribution):
     has_data = has_data_files
 
 
+# ONNX export (torch.onnx's torch.export-based exporter needs onnxscript) and
+# ONNX Runtime: tools/deployment/, docs/deployment.md. Tested with onnx 1.23.2,
+# onnxruntime 1.32.0, onnxscript 0.7.2 on torch 2.14.1.
+DEPLOY = ['onnx>=1.18,<1.24', 'onnxruntime>=1.22,<1.33', 'onnxscript>=0.5,<0.8']
+
 extras_require = {
-    'tests': ['pytest>=7'],
+    # The tests export to ONNX and run ONNX Runtime (tests/test_deploy/).
+    'tests': ['pytest>=7', *DEPLOY],
+    'deploy': DEPLOY,
     'tools': [
         'fvcore',
         'cityscapesscripts',

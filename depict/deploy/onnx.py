@@ -163,12 +163,26 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
                                      dynamo=True, external_data=False)
     info = contract(segmentor, dynamic=dynamic, shape=shape, config=config)
     model = onnx_program.model_proto
+    if dynamic:
+        _name_dynamic_dims(model, ('N', None, 'H', 'W'))
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(info)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     import onnx
     onnx.save_model(model, out)
     return info
+
+
+def _name_dynamic_dims(model, names: Sequence[Optional[str]]) -> None:
+    """Renames the exporter's symbols (``s40``...) of the input's dims to
+    ``names`` (N, H, W) wherever they occur in the graph's shapes."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    rename = {dim.dim_param: name for dim, name in zip(dims, names)
+              if name and dim.dim_param}
+    for value in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in rename:
+                dim.dim_param = rename[dim.dim_param]
 
 
 def read_contract(path: str) -> dict:

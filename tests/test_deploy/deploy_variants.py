@@ -60,7 +60,16 @@ def build(decoder: str, backbone: str = 'toy'):
     torch.manual_seed(0)
     cfg = toy_config(decoder)
     head = cfg.model.decode_head
-    if backbone == 'swin':
+    if backbone == 'two-pathway-swin':
+        # Representation separation's pyramid: the two-pathway Swin.
+        if decoder != 'repsep':
+            raise ValueError('two-pathway-swin is the backbone of representation separation')
+        cfg.model.backbone = dict(type='TwoPathwaySwinTransformer', local_channels=8,
+                                  embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4),
+                                  window_size=3, out_indices=(0, 1, 2, 3))
+        head.update(in_channels=SWIN_WIDTHS[1:], in_index=(1, 2, 3),
+                    input_transform='resize_concat')
+    elif backbone == 'swin':
         cfg.model.backbone = dict(type='SwinTransformer', embed_dims=16, depths=(1, 1, 1, 1),
                                   num_heads=(1, 2, 2, 4), window_size=3,
                                   out_indices=(0, 1, 2, 3))
