@@ -1,9 +1,10 @@
 # EoMT-L on DINOv3-L/16 (LVD-1689M), ADE20K 512x512 semantic (Kerssies et al.,
 # CVPR 2025; DINOv3 models added to the official zoo later). Targets the official
 # model zoo's 59.5 mIoU (single scale; tue-mps/eomt model_zoo/dinov3.md,
-# ade_semantic_eomt_large_512_dinov3). Encoder: timm's vit_large_patch16_dinov3
-# (the official code runs the Hugging Face DINOv3 model; same weights, not tested
-# equal here: docs/eomt.md, Limits). Recipe:
+# ade_semantic_eomt_large_512_dinov3). Encoder: timm's DINOv3-L with the q / v
+# biases the official Hugging Face model trains (vit_large_patch16_dinov3_qkvb;
+# the same function, tested: docs/eomt.md) and, as that model in training, RoPE
+# coordinates rescaled by a log-uniform factor in [1/2, 2]. Recipe:
 # configs/_base_/schedules/eomt-dinov3_ade20k_20k.py (the official DINOv3 one),
 # total batch 16 = 4 GPUs x 4. Data and protocol as the DINOv2 leaf
 # (eomt_dinov2-l16_4xb4-39k_ade20k-512x512.py).
@@ -21,6 +22,8 @@ model = dict(
     backbone=dict(
         _base_.decoder.backbone,
         type='EoMTTimmViT',
+        model_name='vit_large_patch16_dinov3_qkvb.lvd1689m',
+        model_kwargs=dict(rope_rescale_coords=2.0),
         img_size=crop_size,
         drop_path_rate=0.0,
     ),

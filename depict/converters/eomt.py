@@ -17,21 +17,35 @@ A released EoMT file (``pytorch_model.bin``, or a Lightning ``.ckpt`` with a
   in [0, 255] units) and the criterion's ``empty_weight``.
 
 The DINOv3 models of the official zoo run a Hugging Face ``DINOv3ViTModel``
-encoder and are released as deltas against the DINOv3 weights; their layout
-is recognised and refused with that explanation (not converted yet).
+encoder (``encoder.backbone.patch_embed`` = HF ``embeddings``, ``blocks`` = HF
+``layer``), mapped to timm's ``vit_*_patch16_dinov3_qkvb`` (same function, RoPE
+included; tested): q / k / v projections -> the packed ``attn.qkv``, their q and
+v biases -> ``attn.q_bias`` / ``attn.v_bias`` (timm keeps k's bias at zero, as
+DINOv3), ``o_proj`` -> ``attn.proj``, ``layer_scale{1,2}.lambda1`` ->
+``gamma_{1,2}``, ``mlp.up_proj`` / ``down_proj`` -> ``mlp.fc1`` / ``fc2``,
+``register_tokens`` -> ``reg_token``. The zoo's DINOv3 files are deltas against
+the DINOv3 weights (the official ``delta_weights``): give those weights
+(``dinov3_weights``, the Hugging Face ``model.safetensors``) and they are added
+back as the official code does (encoder tensors + the DINOv3 tensor; the other
+parameters as stored; ``attn_mask_probs`` + its initial 1).
 """
 import re
 from typing import Optional
 
+import torch
 from torch import Tensor
 
 from .official import ConversionError, dataset_meta
 
-__all__ = ['convert_eomt_checkpoint', 'eomt_architecture', 'model_overrides']
+__all__ = ['convert_eomt_checkpoint', 'eomt_architecture', 'model_overrides', 'add_dinov3_base',
+           'dinov3_to_timm', 'is_dinov3_layout']
 
 #: timm model name by ViT width (the DINOv2 models of the official zoo).
 _DINOV2 = {384: 'vit_small_patch14_reg4_dinov2', 768: 'vit_base_patch14_reg4_dinov2',
            1024: 'vit_large_patch14_reg4_dinov2', 1536: 'vit_giant_patch14_reg4_dinov2'}
+#: timm model name by ViT width (the DINOv3 models; ``_qkvb`` added with q / v biases).
+_DINOV3 = {384: 'vit_small_patch16_dinov3', 768: 'vit_base_patch16_dinov3',
+           1024: 'vit_large_patch16_dinov3'}
 _PREFIX = 'network.'
 _ENCODER = 'encoder.backbone.'
 
@@ -51,11 +65,6 @@ def eomt_architecture(state_dict: dict[str, Tensor], num_heads: Optional[int] = 
     """Sizes read from the tensors (``num_heads``: given, else width / 64 as every
     DINOv2 / DINOv3 ViT of the official zoo)."""
     keys = set(state_dict)
-    if any(k.startswith(_ENCODER + 'blocks.') and '.attention.' in k for k in keys):
-        raise ConversionError(
-            'this is a DINOv3 EoMT checkpoint (Hugging Face DINOv3ViTModel encoder, released '
-            'as deltas against the DINOv3 weights); its conversion is not supported yet. '
-            'DINOv2 checkpoints (timm encoder) convert.')
     needed = ('q.weight', 'class_head.weight', _ENCODER + 'patch_embed.proj.weight',
               'attn_mask_probs')
     missing = [k for k in needed if k not in state_dict]
@@ -80,13 +89,100 @@ def eomt_architecture(state_dict: dict[str, Tensor], num_heads: Optional[int] = 
                 num_upscale=1 + max(int(m.group(1)) for k in keys
                                     if (m := re.match(r'upscale\.(\d+)\.', k))),
                 reg_tokens=0 if reg is None else int(reg.shape[1]),
+                mlp_ratio=state_dict[_ENCODER + 'blocks.0.mlp.fc1.weight'].shape[0] / width,
                 pos_grid=int(state_dict[_ENCODER + 'pos_embed'].shape[1])
                 if _ENCODER + 'pos_embed' in state_dict else None,
                 model_name=_DINOV2.get(int(width)))
 
 
+def is_dinov3_layout(state_dict: dict[str, Tensor]) -> bool:
+    """Whether the encoder is the official DINOv3 one (Hugging Face layout)."""
+    return any(k.startswith(_ENCODER + 'blocks.') and '.attention.' in k for k in state_dict)
+
+
+def _hf_base_key(key: str) -> Optional[str]:
+    """A Hugging Face DINOv3ViTModel key -> the official EoMT encoder key (None: unused)."""
+    key = key[len('model.'):] if key.startswith('model.layer.') else key
+    if key.startswith('embeddings.'):
+        rest = key[len('embeddings.'):]
+        return None if rest == 'mask_token' else _ENCODER + 'patch_embed.' + rest
+    if key.startswith('layer.'):
+        return _ENCODER + 'blocks.' + key[len('layer.'):]
+    if key.startswith('norm.'):
+        return _ENCODER + key
+    return None  # rope_embeddings.inv_freq: computed, not learned
+
+
+def add_dinov3_base(state_dict: dict[str, Tensor], base: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Official delta weights + the DINOv3 weights -> absolute weights."""
+    out = dict(state_dict)
+    used = 0
+    for key, value in base.items():
+        target = _hf_base_key(key)
+        if target is None:
+            continue
+        if target not in out:
+            raise ConversionError(f'the DINOv3 weights hold {key} ({target} here), which the '
+                                  'EoMT checkpoint lacks: not the matching DINOv3 model')
+        if out[target].shape != value.shape:
+            raise ConversionError(f'{key}: DINOv3 weights {tuple(value.shape)} vs EoMT '
+                                  f'{tuple(out[target].shape)}: not the matching DINOv3 model')
+        out[target] = out[target] + value.to(out[target].dtype)
+        used += 1
+    if not used:
+        raise ConversionError('no DINOv3 tensor found in the base weights (expected Hugging '
+                              'Face DINOv3ViTModel keys: embeddings.*, layer.*, norm.*)')
+    if 'attn_mask_probs' in out:  # its initial value (1) is part of the base
+        out['attn_mask_probs'] = out['attn_mask_probs'] + 1
+    return out
+
+
+def dinov3_to_timm(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The official DINOv3 (Hugging Face) encoder keys -> timm Eva keys, in place of them."""
+    out, attn = {}, {}
+    renames = [(r'patch_embed\.cls_token', 'cls_token'),
+               (r'patch_embed\.register_tokens', 'reg_token'),
+               (r'patch_embed\.patch_embeddings\.(weight|bias)', r'patch_embed.proj.\1'),
+               (r'blocks\.(\d+)\.attention\.o_proj\.(weight|bias)', r'blocks.\1.attn.proj.\2'),
+               (r'blocks\.(\d+)\.layer_scale([12])\.lambda1', r'blocks.\1.gamma_\2'),
+               (r'blocks\.(\d+)\.mlp\.up_proj\.(weight|bias)', r'blocks.\1.mlp.fc1.\2'),
+               (r'blocks\.(\d+)\.mlp\.down_proj\.(weight|bias)', r'blocks.\1.mlp.fc2.\2'),
+               (r'blocks\.(\d+)\.(norm[12])\.(weight|bias)', r'blocks.\1.\2.\3'),
+               (r'norm\.(weight|bias)', r'norm.\1')]
+    for key, value in state_dict.items():
+        if not key.startswith(_ENCODER):
+            out[key] = value
+            continue
+        rest = key[len(_ENCODER):]
+        if rest.startswith('rope_embeddings.'):
+            continue
+        qkv = re.fullmatch(r'blocks\.(\d+)\.attention\.([qkv])_proj\.(weight|bias)', rest)
+        if qkv:
+            attn[(int(qkv.group(1)), qkv.group(2), qkv.group(3))] = value
+            continue
+        for pattern, repl in renames:
+            if re.fullmatch(pattern, rest):
+                out[_ENCODER + re.sub(pattern, repl, rest)] = value
+                break
+        else:
+            raise ConversionError(f'{key}: not a DINOv3 encoder tensor this converter knows '
+                                  '(gated-MLP DINOv3 models are not supported)')
+    for block in sorted({b for b, _, _ in attn}):
+        prefix = f'{_ENCODER}blocks.{block}.attn.'
+        out[prefix + 'qkv.weight'] = torch.cat([attn[(block, n, 'weight')] for n in 'qkv'])
+        k_bias = attn.get((block, 'k', 'bias'))
+        if k_bias is not None and bool(k_bias.any()):
+            raise ConversionError(f'block {block} has a non-zero key bias; timm\'s DINOv3 keeps '
+                                  'it at zero')
+        for name in 'qv':
+            if (block, name, 'bias') in attn:
+                out[prefix + f'{name}_bias'] = attn[(block, name, 'bias')]
+    return out
+
+
 def convert_eomt_checkpoint(ckpt: dict, source: str = '', num_heads: Optional[int] = None,
-                            dataset: Optional[str] = None) -> dict:
+                            dataset: Optional[str] = None,
+                            dinov3_weights: Optional[dict] = None) -> dict:
     """Converts a loaded official EoMT checkpoint to ``{'state_dict', 'meta'}``.
 
     Args:
@@ -96,6 +192,8 @@ def convert_eomt_checkpoint(ckpt: dict, source: str = '', num_heads: Optional[in
         num_heads: Attention heads, when not width / 64.
         dataset: The dataset name for the meta (``ade20k``, ``cityscapes``...);
             inferred from the number of classes when None.
+        dinov3_weights: The DINOv3 weights (Hugging Face ``DINOv3ViTModel``
+            state dict) that a delta checkpoint of the DINOv3 zoo is relative to.
 
     Raises:
         ConversionError: not the official format, or unknown tensors (listed).
@@ -103,7 +201,22 @@ def convert_eomt_checkpoint(ckpt: dict, source: str = '', num_heads: Optional[in
     if not isinstance(ckpt, dict):
         raise ConversionError('not an EoMT checkpoint: expected a state dict')
     state_dict = _strip(ckpt.get('state_dict', ckpt))
+    fmt = 'eomt-timm'
+    if is_dinov3_layout(state_dict):
+        if dinov3_weights is not None:
+            state_dict = add_dinov3_base(state_dict, dinov3_weights)
+        state_dict = dinov3_to_timm(state_dict)
+        fmt = 'eomt-dinov3'
+    elif dinov3_weights is not None:
+        raise ConversionError('DINOv3 weights were given, but the checkpoint has a DINOv2 '
+                              '(timm) encoder, which the zoo stores as absolute weights')
     arch = eomt_architecture(state_dict, num_heads)
+    arch['format'] = fmt
+    arch['delta'] = dinov3_weights is not None
+    if fmt == 'eomt-dinov3':
+        qkvb = _ENCODER + 'blocks.0.attn.q_bias' in state_dict
+        arch['model_name'] = _DINOV3.get(arch['embed_dims'], 'vit_large_patch16_dinov3') + (
+            '_qkvb' if qkvb else '')
     out, unknown = {}, []
     for key, value in state_dict.items():
         if key in ('encoder.pixel_mean', 'encoder.pixel_std'):
@@ -142,7 +255,10 @@ def model_overrides(arch: dict) -> dict:
     model_name = arch['model_name'] or 'vit_large_patch14_reg4_dinov2'
     kwargs = dict(patch_size=arch['patch_size'], embed_dim=arch['embed_dims'],
                   depth=arch['depth'], num_heads=arch['num_heads'],
-                  reg_tokens=arch['reg_tokens'])
+                  mlp_ratio=arch['mlp_ratio'])
+    # timm's ViT and Eva name the register-token count differently.
+    kwargs['num_reg_tokens' if arch['format'] == 'eomt-dinov3' else 'reg_tokens'] = \
+        arch['reg_tokens']
     backbone = dict(type='EoMTTimmViT', model_name=model_name, model_kwargs=kwargs,
                     num_queries=arch['num_queries'], num_blocks=arch['num_blocks'])
     grid = arch['pos_grid']

@@ -111,10 +111,11 @@ def test_converter_refuses_unknown_keys(official):
     state = dict(official['state_dict'], **{'network.extra.weight': torch.zeros(1)})
     with pytest.raises(ConversionError, match='network.extra.weight|extra.weight'):
         convert_eomt_checkpoint(dict(state_dict=state), num_heads=2)
-    dinov3 = {'network.q.weight': torch.zeros(2, 4),
-              'network.encoder.backbone.blocks.0.attention.q_proj.weight': torch.zeros(4, 4)}
-    with pytest.raises(ConversionError, match='DINOv3'):
-        convert_eomt_checkpoint(dinov3)
+    gated = {'network.q.weight': torch.zeros(2, 4),
+             'network.encoder.backbone.blocks.0.attention.q_proj.weight': torch.zeros(4, 4),
+             'network.encoder.backbone.blocks.0.mlp.gate_proj.weight': torch.zeros(4, 4)}
+    with pytest.raises(ConversionError, match='gated'):
+        convert_eomt_checkpoint(gated)
 
 
 def test_loads_through_official_loader(tmp_path, official):
@@ -204,3 +205,102 @@ def test_official_matching_and_loss(converted, official, float64_default):
     cls_logits, mask_logits = model.decode_head(model.extract_feat(_inputs(official)))
     total = sum(loss(cls_logits, mask_logits, targets).values())
     _close(total, official['matched_total'])
+
+
+# -- DINOv3 (the official Hugging Face encoder -> timm's DINOv3) ----------------
+DINOV3 = osp.join(REPO, 'tests', 'data', 'official', 'eomt', 'eomt_dinov3_tiny.pt')
+
+
+@pytest.fixture(scope='module')
+def official_v3():
+    return torch.load(DINOV3, weights_only=True)
+
+
+def _model_v3(converted, official):
+    fields = model_overrides(converted['meta']['architecture'])
+    fields['backbone'].update(img_size=tuple(official['config']['img_size']))
+    fields['decode_head'].update(loss_decode=dict(type='Mask2FormerLoss',
+                                                  num_points=official['config']['num_points']))
+    init_default_scope('mmseg')
+    model = MODELS.build(ConfigDict(
+        type='EoMTEncoderDecoder', data_preprocessor=dict(type='SegDataPreProcessor'),
+        backbone=fields['backbone'], decode_head=fields['decode_head'],
+        test_cfg=dict(mode='whole')))
+    assert set(model.state_dict()) == set(converted['state_dict'])
+    model.load_state_dict(converted['state_dict'], strict=True)
+    return model.double()
+
+
+def test_dinov3_eval_train_loss_and_gradients(official_v3, float64_default):
+    """The official DINOv3 EoMT (Hugging Face encoder, RoPE) = ours on timm's DINOv3.
+
+    The two RoPE implementations agree to ~3e-9 relative in float64 (the sines and
+    cosines are computed at different precisions), far inside 1e-5.
+    """
+    converted = convert_eomt_checkpoint(official_v3, num_heads=2)
+    arch = converted['meta']['architecture']
+    assert arch['format'] == 'eomt-dinov3' and arch['model_name'].endswith('_qkvb')
+    model = _model_v3(converted, official_v3)
+    inputs = _inputs(official_v3)
+    model.eval()
+    with torch.no_grad():
+        cls_logits, mask_logits = model.decode_head(model.extract_feat(inputs))
+    _close(mask_logits[-1], official_v3['eval_mask_logits'])
+    _close(cls_logits[-1], official_v3['eval_class_logits'])
+    model.train()
+    model.backbone.attn_mask_probs.copy_(official_v3['train_probs'])
+    torch.manual_seed(1)
+    cls_logits, mask_logits = model.decode_head(model.extract_feat(inputs))
+    for ours, ref in zip(mask_logits, official_v3['train_mask_logits']):
+        _close(ours, ref)
+    for ours, ref in zip(cls_logits, official_v3['train_class_logits']):
+        _close(ours, ref)
+    fixed = official_v3['fixed_indices']
+    losses = model.decode_head.loss_decode(cls_logits, mask_logits, _targets(official_v3),
+                                           indices=[fixed] * len(cls_logits))
+    total = sum(losses.values())
+    _close(total, official_v3['fixed_total'])
+    total.backward()
+    grads = dict(official_v3['fixed_grads'],
+                 **{'network.attn_mask_probs': official_v3['train_probs']})
+    expected = convert_eomt_checkpoint(dict(state_dict=grads), num_heads=2)['state_dict']
+    params = dict(model.named_parameters())
+    assert set(params) == set(expected) - {'backbone.attn_mask_probs'}
+    for name, param in params.items():
+        _close(param.grad, expected[name])
+
+
+def test_dinov3_delta_checkpoint(official_v3, tmp_path):
+    """A zoo-style delta (trained − DINOv3 weights) + the DINOv3 weights = the model."""
+    absolute = {k.replace('network.', '', 1): v for k, v in official_v3['state_dict'].items()}
+    base, delta = {}, dict(official_v3['state_dict'])
+    generator = torch.Generator().manual_seed(0)
+    for key, value in absolute.items():
+        hf = None
+        if key.startswith('encoder.backbone.patch_embed.'):
+            hf = 'embeddings.' + key[len('encoder.backbone.patch_embed.'):]
+        elif key.startswith('encoder.backbone.blocks.'):
+            hf = 'layer.' + key[len('encoder.backbone.blocks.'):]
+        elif key.startswith('encoder.backbone.norm.'):
+            hf = key[len('encoder.backbone.'):]
+        if hf is not None:
+            base[hf] = torch.randn(value.shape, generator=generator)
+            delta['network.' + key] = value - base[hf]
+    base['embeddings.mask_token'] = torch.zeros(1, 1, 8)  # deleted by the official code
+    delta['network.attn_mask_probs'] = official_v3['state_dict']['network.attn_mask_probs'] - 1
+    expected = convert_eomt_checkpoint(official_v3, num_heads=2)['state_dict']
+    # Through the command line, with the base as a safetensors file.
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in base.items()}, str(tmp_path / 'dinov3.safetensors'))
+    torch.save(delta, tmp_path / 'pytorch_model.bin')
+    run_tool([PYTHON, 'tools/model_converters/eomt2mmseg.py', str(tmp_path / 'pytorch_model.bin'),
+              str(tmp_path / 'out.pth'), '--num-heads', '2', '--dinov3-weights',
+              str(tmp_path / 'dinov3.safetensors')], fork=True)
+    out = torch.load(tmp_path / 'out.pth', weights_only=True)
+    assert out['meta']['architecture']['delta'] is True
+    assert set(out['state_dict']) == set(expected)
+    for key, value in expected.items():
+        torch.testing.assert_close(out['state_dict'][key], value, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ConversionError, match='DINOv2'):
+        convert_eomt_checkpoint(torch.load(FIXTURE, weights_only=True), num_heads=2,
+                                dinov3_weights=base)

@@ -1,9 +1,13 @@
 """Convert an official EoMT checkpoint (tue-mps/eomt) to a depict checkpoint.
 
     python tools/model_converters/eomt2mmseg.py SRC DST [--num-heads N] [--dataset NAME]
+        [--dinov3-weights DINOV3.safetensors]
 
 SRC is a released ``pytorch_model.bin`` of the official model zoo (or a
-Lightning ``.ckpt`` of the official code) with a DINOv2 (timm) encoder. DST is
+Lightning ``.ckpt`` of the official code): DINOv2 (timm) encoders, or DINOv3
+(Hugging Face) encoders, mapped to timm's DINOv3. The DINOv3 zoo files are
+deltas against the DINOv3 weights: give them with ``--dinov3-weights`` (the
+Hugging Face ``model.safetensors`` of the matching DINOv3 model). DST is
 written as ``{'state_dict', 'meta'}`` and loads with ``strict=True`` into the
 matching ``configs/eomt`` config (the ``architecture`` printed, and stored in
 the meta, gives the model fields). Unknown tensors are an error listing them.
@@ -29,15 +33,25 @@ def main() -> None:
     parser.add_argument('--dataset', default=None,
                         help='dataset name for the class names in the meta (ade20k, '
                         'cityscapes...; default: from the number of classes)')
+    parser.add_argument('--dinov3-weights', default=None,
+                        help='the DINOv3 weights (Hugging Face DINOv3ViTModel .safetensors '
+                        'or .bin) that a DINOv3 zoo checkpoint is a delta against')
     args = parser.parse_args()
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import depict  # noqa: F401  safe checkpoint loading, dataset registry
     from depict.converters.eomt import convert_eomt_checkpoint, model_overrides
     from depict.converters.official import ConversionError, load_official_checkpoint
     try:
+        base = None
+        if args.dinov3_weights:
+            if args.dinov3_weights.endswith('.safetensors'):
+                from safetensors.torch import load_file
+                base = load_file(args.dinov3_weights)
+            else:
+                base = load_official_checkpoint(args.dinov3_weights)
         out = convert_eomt_checkpoint(load_official_checkpoint(args.src),
                                       source=osp.abspath(args.src), num_heads=args.num_heads,
-                                      dataset=args.dataset)
+                                      dataset=args.dataset, dinov3_weights=base)
     except ConversionError as err:
         raise SystemExit(f'error: {err}') from None
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
