@@ -16,7 +16,7 @@ stage being one transformer block:
 * ``len(layers)``: the whole backbone, the final norm included.
 
 Modules added beside the ViT that the pretrained weights do not cover (the
-repsep local pathway) are never frozen.
+repsep local pathway, EoMT's queries) are never frozen.
 
 Eval mode: frozen blocks run their dropout and drop-path as at inference, so
 they compute the fixed features the decoder learns from (the frozen-feature
@@ -90,15 +90,20 @@ class FrozenStagesMixin:
 class MMSegViTFrozenStagesMixin(FrozenStagesMixin):
     """The stages of mmseg's ``VisionTransformer`` / ``BEiT`` / ``MAE`` layout.
 
-    Embedding: every child but ``layers``, the final norm (``norm1``, stored
-    as ``ln1``) and the repsep ``local_pathway`` (patch embedding, position
-    dropout, ``ln_pre``), and the parameters the backbone holds itself
-    (``cls_token``, ``pos_embed``); blocks: ``layers``; final norm:
-    ``norm1`` (with ``final_norm``).
+    Embedding: ``patch_embed``, ``drop_after_pos``, ``ln_pre`` (those that
+    exist) and the ``cls_token`` / ``pos_embed`` parameters; blocks:
+    ``layers``; final norm: ``norm1`` (with ``final_norm``). Named, not "every
+    other child", so that modules added beside the ViT (the repsep
+    ``local_pathway``, EoMT's ``queries``) are never frozen.
     """
 
+    _EMBEDDING_MODULES = ('patch_embed', 'drop_after_pos', 'ln_pre')
+    _EMBEDDING_PARAMETERS = ('cls_token', 'pos_embed')
+
     def _frozen_stage_parts(self):
+        children = dict(self.named_children())
+        embedding = [children[name] for name in self._EMBEDDING_MODULES if name in children]
+        own = dict(self.named_parameters(recurse=False))
+        params = [own[name] for name in self._EMBEDDING_PARAMETERS if name in own]
         final_norm = getattr(self, 'norm1', None) if getattr(self, 'final_norm', False) else None
-        embedding = [m for name, m in self.named_children()
-                     if name not in ('layers', 'local_pathway') and m is not final_norm]
-        return embedding, list(self.parameters(recurse=False)), self.layers, final_norm
+        return embedding, params, self.layers, final_norm

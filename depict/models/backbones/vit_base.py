@@ -31,6 +31,8 @@ from mmseg.models.utils.embed import AdaptivePadding
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .frozen_stages import MMSegViTFrozenStagesMixin
+
 __all__ = ['FusedMultiheadAttention', 'FusedVisionTransformer', 'LayerTokens',
            'SizeGenericPadding', 'fuse_attention']
 
@@ -159,7 +161,7 @@ class LayerTokens(NamedTuple):
 
 
 @MODELS.register_module()
-class FusedVisionTransformer(VisionTransformer):
+class FusedVisionTransformer(MMSegViTFrozenStagesMixin, VisionTransformer):
     """mmseg's :class:`VisionTransformer` with fused SDPA self-attention.
 
     Same parameters, state-dict keys and outputs as mmseg's ViT (to float
@@ -173,10 +175,18 @@ class FusedVisionTransformer(VisionTransformer):
             :func:`torch.nn.functional.scaled_dot_product_attention` (flash /
             memory-efficient kernels where the backend has them). ``False`` keeps
             mmcv's ``nn.MultiheadAttention`` path, i.e. stock mmseg.
+        frozen_stages: ``-1`` nothing frozen; ``0`` the patch embedding, CLS
+            token and position embedding; ``k`` those and layers ``0 .. k-1``;
+            ``num_layers`` the whole ViT with its final norm. mmseg's Swin
+            convention (``requires_grad=False`` and eval mode; see
+            depict/models/backbones/frozen_stages.py); subclasses' added
+            modules (local pathway, EoMT queries) are never frozen. mmseg's
+            name-based ``frozen_exclude`` still works beside it.
         **kwargs: :class:`VisionTransformer` arguments.
     """
 
-    def __init__(self, *, fused_attn: bool = True, **kwargs) -> None:
+    def __init__(self, *, fused_attn: bool = True, frozen_stages: int = -1,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.fused_attn = fused_attn
         if fused_attn:
@@ -190,6 +200,7 @@ class FusedVisionTransformer(VisionTransformer):
         padding = getattr(self.patch_embed, 'adap_padding', None)
         if type(padding) is AdaptivePadding:
             padding.__class__ = SizeGenericPadding
+        self._setup_frozen_stages(frozen_stages)
 
     @property
     def num_prefix_tokens(self) -> int:

@@ -6,7 +6,9 @@ its own file (test_timm_vit_memory_options.py)."""
 import pytest
 import torch
 
-from depict.models.backbones import TwoPathwayBEiT, TwoPathwayMAE, TwoPathwaySwinTransformer
+from depict.models.backbones import (FusedVisionTransformer, ShrunkVisionTransformer,
+                                     TwoPathwayBEiT, TwoPathwayMAE, TwoPathwaySwinTransformer,
+                                     TwoPathwayVisionTransformer)
 
 VIT = dict(img_size=(32, 32), patch_size=16, embed_dims=32, num_layers=4, num_heads=2,
            out_indices=(1, 3), final_norm=True, drop_path_rate=0.3)
@@ -38,14 +40,28 @@ def check_step(backbone, x):
             torch.testing.assert_close(param, before[name], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize('cls', [TwoPathwayBEiT, TwoPathwayMAE])
-@pytest.mark.parametrize('pathway', [False, True])
-def test_beit_mae_frozen_stages(cls, pathway):
-    kwargs = dict(VIT, with_local_pathway=pathway, local_channels=8)
+MMSEG_VITS = {
+    'beit': (TwoPathwayBEiT, dict(with_local_pathway=False)),
+    'beit-pathway': (TwoPathwayBEiT, dict(with_local_pathway=True, local_channels=8)),
+    'mae': (TwoPathwayMAE, dict(with_local_pathway=False)),
+    'mae-pathway': (TwoPathwayMAE, dict(with_local_pathway=True, local_channels=8)),
+    'fused-vit': (FusedVisionTransformer, dict(pre_norm=True)),
+    'shrunk-vit': (ShrunkVisionTransformer, dict(shrink_index=2)),
+    'two-pathway-vit': (TwoPathwayVisionTransformer, dict(local_channels=8)),
+}
+
+
+@pytest.mark.parametrize('variant', list(MMSEG_VITS))
+def test_mmseg_layout_vits_frozen_stages(variant):
+    cls, extra = MMSEG_VITS[variant]
+    kwargs = dict(VIT, **extra)
+    pathway = 'pathway' in variant
     every = names(cls(**kwargs), frozen=False)
-    embedding = {n for n in every if n.startswith(('patch_embed.', 'cls_token', 'pos_embed'))}
+    embedding = {n for n in every
+                 if n.startswith(('patch_embed.', 'cls_token', 'pos_embed', 'ln_pre.'))}
     assert 'patch_embed.projection.weight' in embedding
-    assert ('pos_embed' in embedding) == (cls is TwoPathwayMAE)
+    assert ('pos_embed' in embedding) == (cls is not TwoPathwayBEiT)  # BEiT: relative bias
+    assert ('ln_pre.weight' in embedding) == (variant == 'fused-vit')
     pathway_names = {n for n in every if n.startswith('local_pathway.')}
     assert bool(pathway_names) == pathway
     assert names(cls(**kwargs)) == set()
@@ -92,3 +108,18 @@ def test_swin_uses_mmseg_frozen_stages_and_the_pathway_learns(pathway):
     backbone.train()
     assert not backbone.stages[1].training and backbone.stages[2].training
     check_step(backbone, torch.randn(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize('name', ['EoMTVisionTransformer', 'EoMTTimmViT'])
+def test_eomt_queries_are_never_frozen(name):
+    """Frozen stages are the pretrained ViT's; EoMT's queries (new) always learn."""
+    from depict.models import backbones
+    if name == 'EoMTTimmViT':
+        kwargs = dict(model_name='vit_base_patch16_224', img_size=32,
+                      model_kwargs=dict(embed_dim=32, depth=4, num_heads=2))
+    else:
+        kwargs = {k: v for k, v in VIT.items() if k != 'out_indices'}
+    backbone = getattr(backbones, name)(num_queries=3, num_blocks=2, frozen_stages=4, **kwargs)
+    backbone.train()
+    # The whole ViT (frozen_stages = its 4 blocks) but the queries.
+    assert names(backbone) == {n for n, _ in backbone.named_parameters()} - {'queries.weight'}
