@@ -1,6 +1,7 @@
 # SegViT ATM on BEiT-B/16 (BEiT IN-22k pre-training + IN-22k fine-tuning), ADE20K
 # 512x512: OUR configuration, not a paper's (SegViT v2 reports BEiT-v2 results,
-# not this). One-line backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py:
+# not this). Backbone swap of segvit_vit-b16_8xb2-160k_ade20k-512x512.py (another
+# family: the backbone line and entries, docs/configs.md):
 # ATM reads layers 6, 8, 12 without a final norm. Weights: docs/backbones.md.
 _base_ = [
     '../_base_/backbones/beit-b16.py',

@@ -1,6 +1,6 @@
 # DEPICT-CA on the toy ViT and the embedded toy dataset: no published number; the
 # same-seed toy comparison with the Segmenter toy config (same dataset,
-# schedule and backbone; only the model part differs). The head uses the toy width
+# schedule and backbone; only the decoder differs). The head uses the toy width
 # and K = 2, p = 32 (K*p = d = 64), MSCA K = 2, p = 16, the official 3 layers.
 # cls_emb is kept out of weight decay by the shared toy schedule (AdamW, wd 0.01).
 _base_ = [

@@ -5,7 +5,7 @@
 # part differs. The four ablation configs (repsep-ablation-{0..3}_*) are
 # cumulative and differ from their predecessor in ONE line each:
 #   0 baseline (= Segmenter's mask transformer on the plain toy ViT)
-#   1 + two-pathway (the model line), 2 + SASM (with_sasm), 3 + DCA (with_dca).
+#   1 + two-pathway (the backbone type line), 2 + SASM (with_sasm), 3 + DCA (with_dca).
 _base_ = [
     '../_base_/backbones/vit-toy.py',
     '../_base_/decoders/repsep.py',

@@ -1,6 +1,7 @@
 # Segmenter's mask transformer on the toy ViT and the embedded toy dataset.
 # The reference toy config: every decoder's toy config shares its dataset,
-# schedule and backbone and differs only in its model line (docs/configs.md).
+# schedule and backbone and differs in its decoder line and the toy sizes of
+# its decoder (marked `# toy variant`; docs/configs.md).
 _base_ = [
     '../_base_/backbones/vit-toy.py',
     '../_base_/decoders/segmenter-mask.py',

@@ -3,7 +3,7 @@
 # the settings of the AugReg ViT weights every paper config starts from
 # (tools/model_converters): patch-embedding bias, LN eps 1e-6, mean = std = 127.5,
 # bicubic position-embedding resizing, drop-path 0.1 (Segmenter / DEPICT; a
-# model part changes it where its paper does). The backbone `type` of every
+# leaf changes it where its paper does). The backbone `type` of every
 # plain-ViT config is set here and nowhere else.
 #
 # Sizes (vit-t16.py ... vit-l16.py, vit-toy.py) add width, depth, heads,
