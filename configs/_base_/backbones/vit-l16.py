@@ -6,6 +6,6 @@
 _base_ = ['./vit.py']
 __width = 1024
 model = dict(pretrained='data/pretrain/vit_large_patch16_384.augreg_in21k_ft_in1k.pth',
-             backbone=dict(img_size=(640, 640), embed_dims=__width, num_layers=24, num_heads=16,
+             backbone=dict(embed_dims=__width, num_layers=24, num_heads=16,
                            out_indices=(7, 15, 23)),
              decode_head=dict(in_channels=__width))
