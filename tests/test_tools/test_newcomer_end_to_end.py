@@ -5,6 +5,7 @@ One toy training run (2 iterations) feeds both checks.
 import glob
 import importlib.util
 import os.path as osp
+import re
 import sys
 from collections import Counter
 
@@ -32,11 +33,59 @@ SILENCED = {
 }
 
 
+#: Every warning a toy training start prints with Python's default warning
+#: filters (what a newcomer sees), by kind and exact message, with its source.
+#: All come from mmengine / mmseg defaults; any other warning fails the test.
+ALLOWED_TRAINING_WARNINGS = {
+    # mmengine's BaseMetric: mmseg's IoUMetric has no default prefix
+    ('WARNING', 'The prefix is not set in metric class IoUMetric.'),
+    # mmengine's fileio deprecations, at the first file read of a loader
+    ('WARNING', '"FileClient" will be deprecated in future. Please use io functions in '
+                'https://mmengine.readthedocs.io/en/latest/api/fileio.html#file-io'),
+    ('WARNING', '"HardDiskBackend" is the alias of "LocalBackend" and the former will be '
+                'deprecated in future.'),
+    # mmseg's BaseDecodeHead builds its losses with its own deprecated build_loss
+    ('UserWarning', '``build_loss`` would be deprecated soon, please use '
+                    '``mmseg.registry.MODELS.build()``'),
+    # mmseg's CrossEntropyLoss, kept at its default as Segmenter's configs do
+    ('UserWarning', 'Default ``avg_non_ignore`` is False, if you would like to ignore the '
+                    'certain label and average loss over non-ignore labels, which is the same '
+                    'with PyTorch official cross_entropy, set ``avg_non_ignore=True``.'),
+    # mmseg's SegVisualizationHook, draw=False by default (mmseg's runtime)
+    ('UserWarning', 'The draw is False, it means that the hook for visualization will not '
+                    'take effect. The results will NOT be visualized or stored.'),
+}
+
+_LOGGED = re.compile(r' - [\w.]+ - (?P<kind>WARNING) - (?P<message>.*)$')
+_PYTHON = re.compile(r'^\S+:\d+: (?P<kind>\w*Warning): (?P<message>.*)$')
+
+
+def printed_warnings(output: str) -> list[tuple[str, str]]:
+    """(kind, message) of every warning in ``output``: logger WARNING records,
+    Python warnings (the source line Python echoes after one is skipped), and
+    any other line that mentions a warning, as ('unparsed', line)."""
+    found, echo = [], False
+    for line in output.splitlines():
+        if echo:  # Python prints the warning's source line after it
+            echo = False
+            continue
+        match = _PYTHON.match(line) or _LOGGED.search(line)
+        if match:
+            found.append((match['kind'], match['message'].rstrip()))
+            echo = match.re is _PYTHON
+        elif 'warn' in line.lower():
+            found.append(('unparsed', line.rstrip()))
+    return found
+
+
 @pytest.fixture(scope='module')
 def trained(tiny_toy_root, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('newcomer'))
+    # Python's default warning filters, as a newcomer's shell has them (the
+    # test tools otherwise run with PYTHONWARNINGS=ignore).
     proc = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), TOY_CONFIG, '--work-dir', work_dir,
-                     '--cfg-options', *fast_cfg_options(tiny_toy_root, iters=2)])
+                     '--cfg-options', *fast_cfg_options(tiny_toy_root, iters=2)],
+                    env={'PYTHONWARNINGS': ''})
     return work_dir, proc
 
 
@@ -47,8 +96,25 @@ def _assert_quiet(proc):
 
 
 def test_training_starts_quietly(trained):
+    """The start prints the listed upstream warnings and nothing else."""
     _, proc = trained
     _assert_quiet(proc)
+    printed = printed_warnings(proc.stdout + proc.stderr)
+    unexpected = [w for w in printed if w not in ALLOWED_TRAINING_WARNINGS]
+    assert not unexpected, f'new warnings at the start of training: {unexpected}'
+
+
+def test_warning_parser_reads_both_forms():
+    output = ('12/05 19:13:03 - mmengine - WARNING - The prefix is not set in metric class '
+              'IoUMetric.\n'
+              '/x/mmseg/engine/hooks/visualization_hook.py:60: UserWarning: The draw is False\n'
+              "  warnings.warn('The draw is False, it means that the '\n"
+              '12/05 19:13:03 - mmengine - INFO - Checkpoints will be saved\n'
+              'a RuntimeWarning printed by hand\n')
+    assert printed_warnings(output) == [
+        ('WARNING', 'The prefix is not set in metric class IoUMetric.'),
+        ('UserWarning', 'The draw is False'),
+        ('unparsed', 'a RuntimeWarning printed by hand')]
 
 
 def _infer_module():
