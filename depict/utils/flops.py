@@ -20,7 +20,11 @@ what it misses and measures the path a test image takes.
 * As every tracing counter (fvcore, mmengine), work whose result the output
   does not use is dropped by the tracer and not counted.
 * The decoder's share is ``total - backbone - neck``: everything that runs
-  after the backbone, including prediction post-processing.
+  after the backbone, including prediction post-processing. EoMT has no
+  decoder: its queries run through the backbone's last blocks, so there the
+  backbone counts as the plain ViT on the image tokens
+  (``backbone.forward_without_queries``) and the queries' share of the blocks
+  goes to the decoder, with the queries' parameters.
 
 The input is one randomly initialised, already normalised image of the given
 size (batch 1, the papers' convention); the model runs in eval mode on CPU.
@@ -96,6 +100,17 @@ class _EncodeDecode(nn.Module):
         return self.segmentor.encode_decode(inputs, [meta])
 
 
+class _PlainBackbone(nn.Module):
+    """An EoMT backbone without its queries, traceable."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.backbone.forward_without_queries(inputs)
+
+
 @dataclass
 class SegmentorFlops:
     """FLOPs (multiply-accumulates) and parameter counts of one inference."""
@@ -156,9 +171,14 @@ def count_segmentor_flops(segmentor: nn.Module, shape: tuple[int, int]) -> Segme
     total = analyzer.total()
     backbone = by_module.get('segmentor.backbone', 0)
     neck = by_module.get('segmentor.neck', 0) if getattr(segmentor, 'with_neck', False) else 0
+    query_params = 0
+    if hasattr(segmentor.backbone, 'forward_without_queries'):  # EoMT (docstring)
+        plain = _PlainBackbone(segmentor.backbone)
+        backbone = flop_analyzer(plain, (inputs, )).total()
+        query_params = _params(segmentor.backbone.queries)
     return SegmentorFlops(
         shape=shape, total=total, backbone=backbone, neck=neck,
         decoder=total - backbone - neck, params=_params(segmentor),
-        backbone_params=_params(segmentor.backbone),
-        decoder_params=_params(segmentor.decode_head),
+        backbone_params=_params(segmentor.backbone) - query_params,
+        decoder_params=_params(segmentor.decode_head) + query_params,
         unsupported_ops=dict(analyzer.unsupported_ops()))

@@ -344,3 +344,25 @@ def test_official_parameter_groups(name):
     assert rate['decode_head.class_head.weight'] == 1.0
     assert not vit['decode_head.mask_head.0.weight']
     assert len(rate) == sum(1 for _ in model.parameters())
+
+
+# -- cost accounting -------------------------------------------------------------
+def test_flops_count_the_queries_as_eomt_cost():
+    """The backbone is counted as the plain ViT; the queries' share of the blocks and
+    the queries' parameters go to the decoder."""
+    from depict.models.backbones import TimmViT
+    from depict.utils.flops import count_segmentor_flops, flop_analyzer
+    torch.manual_seed(0)
+    model = build('dinov2')
+    counts = count_segmentor_flops(model, (48, 64))
+    cfg = BACKBONES['dinov2'][0]
+    plain = TimmViT(model_name=cfg['model_name'], img_size=cfg['img_size'],
+                    model_kwargs=cfg['model_kwargs'])
+    plain.eval()
+    plain_flops = flop_analyzer(plain, (torch.randn(1, 3, 48, 64), )).total()
+    assert counts.backbone == plain_flops
+    assert counts.decoder == counts.total - plain_flops > 0
+    queries = model.backbone.queries.weight.numel()
+    head = sum(p.numel() for p in model.decode_head.parameters())
+    assert counts.decoder_params == head + queries
+    assert counts.backbone_params == sum(p.numel() for p in plain.parameters())

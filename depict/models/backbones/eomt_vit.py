@@ -203,6 +203,17 @@ class EoMTQueriesMixin:
         return EoMTFeatures(queries, patches, predictions)
 
 
+    def forward_without_queries(self, inputs: Tensor) -> Tensor:
+        """The plain ViT: every block on the image tokens alone, then the final
+        norm of the patch tokens (B, h*w, C), as the ViT backbones hand them to
+        other decoders. What the encoder costs without EoMT (FLOP accounting:
+        the queries' share of the last blocks is EoMT's, ``depict.utils.flops``)."""
+        x, _, rope = self.embed_tokens(inputs)
+        for index in range(len(self.blocks)):
+            x = self.run_block(index, x, None, rope)
+        return self.norm_tokens(x[:, self.num_prefix_tokens:])
+
+
 def num_upscale_blocks(patch_size: Sequence[int]) -> int:
     """EoMT's number of 2x upscaling blocks: to a stride of 4 (at least one)."""
     return max(1, int(math.log2(max(patch_size))) - 2)
