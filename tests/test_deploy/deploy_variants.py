@@ -21,7 +21,12 @@ TOY = {
     'atm': 'configs/segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py',
     'shrunk': 'configs/segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py',
     'repsep': 'configs/repsep/repsep_vit-toy_1xb8-2k_toy-64x64.py',
+    # EoMT: queries inside the ViT's last blocks, a segmentor of its own; its
+    # toy config (EoMTVisionTransformer) is its only backbone here.
+    'eomt': 'configs/eomt/eomt_vit-toy_1xb8-2k_toy-64x64.py',
 }
+#: Decoders built into their backbone: exported on their own toy backbone only.
+OWN_BACKBONE = {'eomt'}
 #: Plain ViTs at the toy width / depth; patch size in the last entry.
 TIMM = {
     'dinov2': ('vit_small_patch14_reg4_dinov2', 7),
