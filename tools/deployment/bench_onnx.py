@@ -11,7 +11,8 @@ thread count, the four are timed on the same image, interleaved repeat by
 repeat (PyTorch eager model, ONNX model, PyTorch head, ONNX head) so that a
 load change on a shared machine hits all of them alike:
 
-* ``median``: median seconds of one window (batch 1) after ``--warmup`` calls;
+* ``median``: median seconds of one window (batch 1) after ``--warmup`` calls
+  (and the fastest call, the least disturbed by other processes);
 * ``decoder share``: median head time / median model time, per runtime;
 * ``ORT / eager``: the ratio of the two medians.
 
@@ -64,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--out', help='write all results as JSON here')
+    parser.add_argument('--table', metavar='JSON',
+                        help='only print the tables of an earlier --out file')
     return parser.parse_args(argv)
 
 
@@ -145,7 +148,8 @@ def bench_decoder(name: str, config: str, overrides: dict, size: tuple[int, int]
                              median_s=median[(runtime, 'model')],
                              head_median_s=median[(runtime, 'head')],
                              decoder_share=median[(runtime, 'head')] / median[(runtime, 'model')],
-                             times_s=times[(runtime, 'model')]))
+                             times_s=times[(runtime, 'model')],
+                             head_times_s=times[(runtime, 'head')]))
         eager, ort = rows[-2], rows[-1]
         ort['ort_over_eager'] = ort['median_s'] / eager['median_s']
         print(f"  {name} @ {count} thread(s): eager {eager['median_s'] * 1e3:.1f} ms, "
@@ -154,14 +158,18 @@ def bench_decoder(name: str, config: str, overrides: dict, size: tuple[int, int]
 
 
 def table(results: dict) -> str:
+    """Markdown tables: median (and fastest) ms per window, ORT / eager of the
+    medians, the decoder's share of the median window time per runtime."""
     lines = []
     for setting, rows in results.items():
-        lines += [f'\n{setting} (one window, batch 1; median ms; decoder share = head / model)\n',
+        lines += [f'\n{setting} (one window, batch 1; median ms, fastest in brackets; '
+                  'decoder share = median head / median model)\n',
                   '| decoder | threads | eager ms | ORT ms | ORT / eager | decoder share eager '
                   '| decoder share ORT |', '|---|---|---|---|---|---|---|']
         for eager, ort in zip(rows[::2], rows[1::2]):
             lines.append(f"| {eager['decoder']} | {eager['threads']} | "
-                         f"{eager['median_s'] * 1e3:.1f} | {ort['median_s'] * 1e3:.1f} | "
+                         f"{eager['median_s'] * 1e3:.1f} ({min(eager['times_s']) * 1e3:.1f}) | "
+                         f"{ort['median_s'] * 1e3:.1f} ({min(ort['times_s']) * 1e3:.1f}) | "
                          f"{ort['ort_over_eager']:.2f} | {100 * eager['decoder_share']:.1f} % | "
                          f"{100 * ort['decoder_share']:.1f} % |")
     return '\n'.join(lines)
@@ -169,6 +177,11 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.table:
+        with open(args.table) as f:
+            results = json.load(f)['results']
+        print(table(results))
+        return results
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     import depict  # noqa: F401  (registers depict's modules)
