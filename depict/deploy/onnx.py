@@ -130,9 +130,9 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
 
     ``torch.export`` traces the model (non-strict), then PyTorch's ONNX
     exporter converts the program. With ``dynamic`` the batch, height and width
-    are symbolic; a model that pins one of them to the export size (a Python
-    branch on a size) makes ``torch.export`` raise instead of writing a graph
-    that is silently wrong at other sizes.
+    are symbolic; a model that pins one of them to the export value makes
+    ``torch.export`` raise. A branch on a derived size (a token count) can
+    still be frozen silently: :func:`verify_onnx` at a second size catches it.
 
     Args:
         segmentor: An mmseg segmentor (put in eval mode here).

@@ -70,14 +70,18 @@ def build(decoder: str, backbone: str = 'toy'):
         if decoder != 'repsep':
             raise ValueError('two-pathway-swin is the backbone of representation separation')
         cfg.model.backbone = dict(type='TwoPathwaySwinTransformer', local_channels=8,
-                                  embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4),
-                                  window_size=3, out_indices=(0, 1, 2, 3))
+                                  embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+                                  window_size=2, out_indices=(0, 1, 2, 3))
         head.update(in_channels=SWIN_WIDTHS[1:], in_index=(1, 2, 3),
                     input_transform='resize_concat')
     elif backbone == 'swin':
-        cfg.model.backbone = dict(type='SwinTransformer', embed_dims=16, depths=(1, 1, 1, 1),
-                                  num_heads=(1, 2, 2, 4), window_size=3,
-                                  out_indices=(0, 1, 2, 3))
+        # depict's Swin (the two-pathway class without its local pathway is
+        # mmseg's Swin, its size branches removed). Window 2: at the 64x64
+        # export every grid (16, 8, 4, 2) is a multiple of it, the case where a
+        # branch on the padding would be frozen to "none".
+        cfg.model.backbone = dict(type='TwoPathwaySwinTransformer', with_local_pathway=False,
+                                  embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+                                  window_size=2, out_indices=(0, 1, 2, 3))
         widths = SWIN_WIDTHS
         if decoder == 'atm':
             head.update(in_channels=widths[1:], in_index=(1, 2, 3))

@@ -87,3 +87,26 @@ def test_atm_export_form_equals_row_blocks(monkeypatch, align_corners, size):
                                   align_corners=align_corners))
     torch.testing.assert_close(direct, blocked, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(direct, plain, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('size', [(64, 64), (75, 53), (40, 96)])
+def test_size_generic_swin_equals_mmseg(size):
+    """depict's Swin (padding always, window attention cropping always, batch
+    inferred when windows merge) computes mmseg's Swin, shifted windows included."""
+    from mmseg.models.backbones import SwinTransformer
+
+    from depict.models.backbones import TwoPathwaySwinTransformer
+    from depict.models.backbones.two_pathway_pyramid import SizeGenericShiftWindowMSA
+    torch.manual_seed(0)
+    kwargs = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=2,
+                  out_indices=(0, 1, 2, 3))
+    ours = TwoPathwaySwinTransformer(with_local_pathway=False, **kwargs)
+    stock = SwinTransformer(**kwargs)
+    stock.load_state_dict(ours.state_dict())
+    ours.eval()
+    stock.eval()
+    assert any(type(m) is SizeGenericShiftWindowMSA for m in ours.modules())
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        for mine, theirs in zip(ours(x), stock(x)):
+            torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)

@@ -23,13 +23,50 @@ from typing import Sequence
 
 import torch.nn.functional as F
 from mmseg.models.backbones import MixVisionTransformer, SwinTransformer
+from mmseg.models.backbones.swin import ShiftWindowMSA
 from mmseg.models.utils import LayerNorm2d, nlc_to_nchw
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers.separation import LocalSeparationBlock
+from .vit_base import size_generic_padding_
 
-__all__ = ['PyramidLocalPathway', 'TwoPathwaySwinTransformer', 'TwoPathwayMixVisionTransformer']
+__all__ = ['PyramidLocalPathway', 'TwoPathwaySwinTransformer', 'TwoPathwayMixVisionTransformer',
+           'SizeGenericShiftWindowMSA']
+
+
+class SizeGenericShiftWindowMSA(ShiftWindowMSA):
+    """mmseg's (shifted) window attention without a branch on the input size.
+
+    mmseg pads the grid to a multiple of the window and crops the padding off
+    again only ``if pad_r > 0 or pad_b``: an exported graph (``torch.export`` /
+    ONNX) freezes that branch at the export size. Here the grid is padded
+    (zeros, bottom / right, as mmseg pads) before mmseg's forward, which then
+    pads nothing, and the padding is cropped always: the same values (mmseg
+    attends over the same zero-padded grid) for every size, one graph for all.
+    The windows are merged back without ``int()`` of a size (the batch).
+    """
+
+    def forward(self, query: Tensor, hw_shape) -> Tensor:
+        batch, _, channels = query.shape
+        height, width = hw_shape
+        pad_r = (self.window_size - width % self.window_size) % self.window_size
+        pad_b = (self.window_size - height % self.window_size) % self.window_size
+        # (B, h*w, C) -> (B, h, w, C) -> padded (B, h', w', C) -> (B, h'*w', C)
+        grid = F.pad(query.view(batch, height, width, channels), (0, 0, 0, pad_r, 0, pad_b))
+        padded = (height + pad_b, width + pad_r)
+        out = super().forward(grid.flatten(1, 2), padded)
+        # (B, h'*w', C) -> (B, h', w', C) -> cropped (B, h, w, C) -> (B, h*w, C)
+        out = out.view(batch, *padded, channels)[:, :height, :width]
+        return out.reshape(batch, height * width, channels)
+
+    def window_reverse(self, windows: Tensor, H: int, W: int) -> Tensor:  # noqa: N803 (mmseg's)
+        """mmseg's, with the batch inferred (-1) instead of ``int(...)`` of sizes,
+        which an export freezes to the export batch."""
+        size, channels = self.window_size, windows.shape[-1]
+        # (nW*B, ws, ws, C) -> (B, H/ws, W/ws, ws, ws, C) -> (B, H, W, C)
+        x = windows.view(-1, H // size, W // size, size, size, channels)
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, channels)
 
 
 class PyramidLocalPathway(nn.Module):
@@ -111,6 +148,12 @@ class TwoPathwaySwinTransformer(SwinTransformer):
                  local_kernel_size: int = 3, local_mlp_ratio: int = 4, fuse_indices=None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        # No branch on the input size an exported graph would freeze (ONNX):
+        # the patch embedding / merging pad and the window attention crop always.
+        size_generic_padding_(self)
+        for module in self.modules():
+            if type(module) is ShiftWindowMSA:
+                module.__class__ = SizeGenericShiftWindowMSA
         self.with_local_pathway = with_local_pathway
         if with_local_pathway:
             self.local_pathway = PyramidLocalPathway(

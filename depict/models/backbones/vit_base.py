@@ -25,16 +25,17 @@ from typing import Iterator, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import AdaptivePadding as MMCVAdaptivePadding
 from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmseg.models.backbones.vit import TransformerEncoderLayer, VisionTransformer
 from mmseg.models.utils.embed import AdaptivePadding
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
 from .frozen_stages import MMSegViTFrozenStagesMixin
 
 __all__ = ['FusedMultiheadAttention', 'FusedVisionTransformer', 'LayerTokens',
-           'SizeGenericPadding', 'fuse_attention']
+           'SizeGenericPadding', 'fuse_attention', 'size_generic_padding_']
 
 
 class FusedMultiheadAttention(MultiheadAttention):
@@ -128,6 +129,13 @@ def fuse_attention(attn: MultiheadAttention) -> FusedMultiheadAttention:
     return attn
 
 
+def _pad_always(module, x: Tensor) -> Tensor:
+    pad_h, pad_w = module.get_pad_shape(x.size()[-2:])
+    if module.padding == 'corner':  # bottom / right, as mmseg
+        return F.pad(x, [0, pad_w, 0, pad_h])
+    return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
 class SizeGenericPadding(AdaptivePadding):
     """mmseg's :class:`AdaptivePadding` without a branch on the input size.
 
@@ -136,14 +144,30 @@ class SizeGenericPadding(AdaptivePadding):
     the export size, so a graph exported at a multiple of the patch size would
     never pad. Here ``F.pad`` always runs, by zero rows / columns where none
     are needed: the same values for every input, and one graph for all sizes.
-    Swapped in by :class:`FusedVisionTransformer` (same object and buffers).
+    Swapped in by :func:`size_generic_padding_` (same object and buffers).
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        pad_h, pad_w = self.get_pad_shape(x.size()[-2:])
-        if self.padding == 'corner':  # bottom / right, as mmseg
-            return F.pad(x, [0, pad_w, 0, pad_h])
-        return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return _pad_always(self, x)
+
+
+class _MMCVSizeGenericPadding(MMCVAdaptivePadding):
+    """The same for mmcv's copy of the class (Swin's patch merging uses it)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _pad_always(self, x)
+
+
+def size_generic_padding_(module: nn.Module) -> nn.Module:
+    """Swaps, in place, every mmseg / mmcv ``AdaptivePadding`` inside ``module``
+    for its :class:`SizeGenericPadding` form (the same values for every input).
+    Only exact instances are swapped (a subclass may pad its own way)."""
+    for child in module.modules():
+        if type(child) is AdaptivePadding:
+            child.__class__ = SizeGenericPadding
+        elif type(child) is MMCVAdaptivePadding:
+            child.__class__ = _MMCVSizeGenericPadding
+    return module
 
 
 class LayerTokens(NamedTuple):
@@ -197,9 +221,7 @@ class FusedVisionTransformer(MMSegViTFrozenStagesMixin, VisionTransformer):
                 fuse_attention(layer.attn)
         if not self.with_cls_token:
             self.cls_token.requires_grad_(False)
-        padding = getattr(self.patch_embed, 'adap_padding', None)
-        if type(padding) is AdaptivePadding:
-            padding.__class__ = SizeGenericPadding
+        size_generic_padding_(self.patch_embed)
         self._setup_frozen_stages(frozen_stages)
 
     @property
