@@ -50,7 +50,6 @@ from .frozen_stages import FrozenStagesMixin
 __all__ = ['TimmViT']
 
 
-
 @contextmanager
 def _non_reentrant_checkpoints() -> Iterator[None]:
     """timm's per-block ``checkpoint`` with ``use_reentrant=False`` whatever the
