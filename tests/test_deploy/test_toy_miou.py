@@ -72,4 +72,8 @@ def test_onnx_export_keeps_toy_metrics(checkpoints, tiny_toy_root, tmp_path, dec
     expected, actual = metrics(pytorch.stdout + pytorch.stderr), metrics(onnx.stdout + onnx.stderr)
     assert actual['table'] and expected['table']
     for name in METRICS:
-        assert abs(actual[name] - expected[name]) <= 0.01, (decoder, name, actual, expected)
+        # Printed with two decimals: 0.01 is one unit of the last digit (a
+        # few near-tie pixels of a barely trained model may flip; measured:
+        # mIoU equal for every decoder, DEPICT-CA's aAcc / mAcc one unit apart).
+        assert abs(actual[name] - expected[name]) <= 0.01 + 1e-6, (decoder, name, actual,
+                                                                   expected)
