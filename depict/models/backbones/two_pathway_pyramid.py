@@ -50,11 +50,14 @@ class SizeGenericShiftWindowMSA(ShiftWindowMSA):
     def forward(self, query: Tensor, hw_shape) -> Tensor:
         batch, _, channels = query.shape
         height, width = hw_shape
-        pad_r = (self.window_size - width % self.window_size) % self.window_size
-        pad_b = (self.window_size - height % self.window_size) % self.window_size
+        size = self.window_size
+        # Up to the next multiple of the window, as mmseg pads; written as a
+        # multiple (not h + (ws - h % ws) % ws) so that a tracer sees mmseg's
+        # own padding of it vanish.
+        padded = ((height + size - 1) // size * size, (width + size - 1) // size * size)
         # (B, h*w, C) -> (B, h, w, C) -> padded (B, h', w', C) -> (B, h'*w', C)
-        grid = F.pad(query.view(batch, height, width, channels), (0, 0, 0, pad_r, 0, pad_b))
-        padded = (height + pad_b, width + pad_r)
+        grid = F.pad(query.view(batch, height, width, channels),
+                     (0, 0, 0, padded[1] - width, 0, padded[0] - height))
         out = super().forward(grid.flatten(1, 2), padded)
         # (B, h'*w', C) -> (B, h', w', C) -> cropped (B, h, w, C) -> (B, h*w, C)
         out = out.view(batch, *padded, channels)[:, :height, :width]
