@@ -17,7 +17,7 @@ expands to mmcv's :class:`~mmcv.transforms.TestTimeAug`, so mmseg's
 ``SegTTAModel`` merges the views as usual.
 """
 import copy
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 from mmcv.transforms import TestTimeAug
 from mmseg.registry import TRANSFORMS
@@ -107,6 +107,5 @@ class MultiScaleTTA(TestTimeAug):
         return stages + [[transform] for transform in then]
 
     def __repr__(self) -> str:
-        window: Tuple[int, ...] = self.window
         return (f'{type(self).__name__}(ratios={self.ratios}, ratios_of={self.ratios_of!r}, '
-                f'scale={self.scale}, window={window}, flip={self.flip})')
+                f'scale={self.scale}, window={self.window}, flip={self.flip})')
