@@ -39,12 +39,13 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmcv.ops import point_sample
 from mmengine.dist import all_reduce
 from mmseg.registry import MODELS
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
-__all__ = ['Mask2FormerLoss', 'SegmentTargets', 'semantic_segments', 'point_sample',
+__all__ = ['Mask2FormerLoss', 'SegmentTargets', 'semantic_segments',
            'pairwise_mask_costs', 'hungarian_match', 'uncertain_points']
 
 #: Per image: (labels (K,) long, masks (K, H, W) float).
@@ -76,17 +77,6 @@ def semantic_segments(seg_label: Tensor, num_classes: int, ignore_index: int,
         masks = (labels[None] == classes[:, None, None]).to(dtype)
         targets.append((classes.long(), masks))
     return targets
-
-
-def point_sample(maps: Tensor, points: Tensor) -> Tensor:
-    """Bilinear values of ``maps`` (N, C, H, W) at ``points`` (N, P, 2) in [0, 1]² (x, y).
-
-    mmcv's ``point_sample`` convention (``grid_sample``, ``align_corners=False``,
-    zero padding). Returns (N, C, P).
-    """
-    # (N, P, 2) -> (N, P, 1, 2) in [-1, 1]; (N, C, P, 1) -> (N, C, P)
-    grid = (2.0 * points - 1.0).unsqueeze(2).to(maps.dtype)
-    return F.grid_sample(maps, grid, align_corners=False).squeeze(3)
 
 
 def pairwise_mask_costs(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -139,7 +129,8 @@ def uncertain_points(logits: Tensor, num_points: int, oversample_ratio: float,
     """
     num_masks = logits.shape[0]
     num_candidates = int(num_points * oversample_ratio)
-    candidates = torch.rand(num_masks, num_candidates, 2, device=logits.device)
+    # Drawn in float32 (the official random stream), sampled at the logits' dtype.
+    candidates = torch.rand(num_masks, num_candidates, 2, device=logits.device).to(logits.dtype)
     uncertainty = -point_sample(logits, candidates).abs()  # (M, 1, S)
     num_uncertain = int(importance_sample_ratio * num_points)
     chosen = uncertainty[:, 0].topk(num_uncertain, dim=1).indices  # (M, k)
@@ -148,7 +139,8 @@ def uncertain_points(logits: Tensor, num_points: int, oversample_ratio: float,
     num_random = num_points - num_uncertain
     if num_random > 0:
         points = torch.cat(
-            [points, torch.rand(num_masks, num_random, 2, device=logits.device)], dim=1)
+            [points, torch.rand(num_masks, num_random, 2, device=logits.device).to(logits.dtype)],
+            dim=1)
     return points
 
 
@@ -204,7 +196,7 @@ class Mask2FormerLoss(nn.Module):
         for image, (labels, masks) in enumerate(targets):
             pred = mask_logits[image]  # (Q, h, w)
             # One set of uniform points per image, shared by predictions and targets.
-            points = torch.rand(1, self.num_points, 2, device=pred.device)
+            points = torch.rand(1, self.num_points, 2, device=pred.device).to(pred.dtype)
             target_points = point_sample(masks[:, None].to(pred.dtype),
                                          points.expand(masks.shape[0], -1, -1))[:, 0]
             pred_points = point_sample(pred[:, None], points.expand(pred.shape[0], -1, -1))[:, 0]
