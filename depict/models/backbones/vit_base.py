@@ -129,8 +129,31 @@ def fuse_attention(attn: MultiheadAttention) -> FusedMultiheadAttention:
     return attn
 
 
+def _size_generic_pad(size, kernel: int, stride: int, dilation: int):
+    """mmseg's ``AdaptivePadding`` amount along one side, in integer arithmetic.
+
+    mmseg computes ``max((ceil(size / stride) - 1) * stride + (kernel - 1) *
+    dilation + 1 - size, 0)`` with ``math.ceil`` of a true division and
+    Python's ``max``. On a symbolic size (``torch.export``) the first becomes a
+    float expression and the second a guard; nested once per Swin stage, they
+    made the dynamic Swin export run for more than ten minutes (timed stage by
+    stage: 11 s for one stage, 63 s for two, over 300 s for three). Here:
+    ``ceil`` is an integer ceiling division, and the ``max`` is dropped where it
+    is provably 0 (a window at least as wide as its stride: every patch
+    embedding and patch merging in mmseg), so padding to the next multiple of
+    the stride stays the plain expression ``stride * ceil(size / stride)``.
+    """
+    outputs = (size + stride - 1) // stride  # ceil(size / stride), exact on integers
+    pad = outputs * stride - size + ((kernel - 1) * dilation + 1 - stride)
+    if (kernel - 1) * dilation + 1 >= stride:
+        return pad  # outputs * stride >= size: never negative
+    return torch.sym_max(pad, 0)
+
+
 def _pad_always(module, x: Tensor) -> Tensor:
-    pad_h, pad_w = module.get_pad_shape(x.size()[-2:])
+    (kernel_h, kernel_w), (stride_h, stride_w) = module.kernel_size, module.stride
+    pad_h = _size_generic_pad(x.shape[-2], kernel_h, stride_h, module.dilation[0])
+    pad_w = _size_generic_pad(x.shape[-1], kernel_w, stride_w, module.dilation[1])
     if module.padding == 'corner':  # bottom / right, as mmseg
         return F.pad(x, [0, pad_w, 0, pad_h])
     return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
