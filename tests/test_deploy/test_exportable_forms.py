@@ -110,3 +110,26 @@ def test_size_generic_swin_equals_mmseg(size):
     with torch.no_grad():
         for mine, theirs in zip(ours(x), stock(x)):
             torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('shift', [0, 3])
+@pytest.mark.parametrize('hw_shape', [(7, 7), (13, 9), (3, 20), (14, 15)])
+def test_size_generic_window_attention_equals_mmseg(shift, hw_shape):
+    """One (shifted) window-attention module at Swin's window 7: the region
+    mask from coordinates, the always-on padding / crop and the inferred batch
+    give mmseg's output on grids smaller than, equal to and not a multiple of
+    the window."""
+    import copy
+
+    from mmseg.models.backbones.swin import ShiftWindowMSA
+
+    from depict.models.backbones.two_pathway_pyramid import SizeGenericShiftWindowMSA
+    torch.manual_seed(0)
+    stock = ShiftWindowMSA(embed_dims=8, num_heads=2, window_size=7, shift_size=shift).eval()
+    # mmseg initialises the relative position bias to zero: make it matter.
+    stock.w_msa.relative_position_bias_table.data.normal_()
+    ours = copy.deepcopy(stock)
+    ours.__class__ = SizeGenericShiftWindowMSA
+    x = torch.randn(3, hw_shape[0] * hw_shape[1], 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, hw_shape), stock(x, hw_shape), rtol=1e-6, atol=1e-6)

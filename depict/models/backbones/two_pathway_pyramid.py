@@ -9,8 +9,9 @@ has its own resolution and width, so:
 * after each stage s, a :class:`LocalSeparationBlock` reads the stage's output
   tokens (C_s wide, grid h_s x w_s) into a c-channel state at that grid;
 * between stages the state is box-averaged to the next stage's grid
-  (``adaptive_avg_pool2d``: exact for odd sizes, where Swin's patch merging
-  and MiT's overlapping patch embedding both round up);
+  (adaptive average pooling, :func:`adaptive_box_mean`: exact for odd sizes,
+  where Swin's patch merging and MiT's overlapping patch embedding both round
+  up);
 * every returned stage output receives the state at its own resolution,
   ``F_s = X_s + W_s · LN(L_s)``, so multi-level heads read fused maps at 1/4,
   1/8, 1/16 and 1/32.
@@ -21,6 +22,7 @@ Swin / MiT checkpoints load as they are (only ``local_pathway.*`` is new), and
 """
 from typing import Sequence
 
+import torch
 import torch.nn.functional as F
 from mmseg.models.backbones import MixVisionTransformer, SwinTransformer
 from mmseg.models.backbones.swin import ShiftWindowMSA
@@ -28,7 +30,7 @@ from mmseg.models.utils import LayerNorm2d, nlc_to_nchw
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers.separation import LocalSeparationBlock
+from ..layers.separation import LocalSeparationBlock, adaptive_box_mean
 from .vit_base import size_generic_padding_
 
 __all__ = ['PyramidLocalPathway', 'TwoPathwaySwinTransformer', 'TwoPathwayMixVisionTransformer',
@@ -36,32 +38,78 @@ __all__ = ['PyramidLocalPathway', 'TwoPathwaySwinTransformer', 'TwoPathwayMixVis
 
 
 class SizeGenericShiftWindowMSA(ShiftWindowMSA):
-    """mmseg's (shifted) window attention without a branch on the input size.
+    """mmseg's (shifted) window attention, written without a branch on the input size.
 
-    mmseg pads the grid to a multiple of the window and crops the padding off
-    again only ``if pad_r > 0 or pad_b``: an exported graph (``torch.export`` /
-    ONNX) freezes that branch at the export size. Here the grid is padded
-    (zeros, bottom / right, as mmseg pads) before mmseg's forward, which then
-    pads nothing, and the padding is cropped always: the same values (mmseg
-    attends over the same zero-padded grid) for every size, one graph for all.
-    The windows are merged back without ``int()`` of a size (the batch).
+    Swin (Liu et al., ICCV 2021, Sec. 3.2): the grid is padded (zeros, bottom /
+    right) to a multiple of the window M, cyclically shifted by M/2 in every
+    other block, cut into M x M windows whose self-attention is masked so that
+    tokens from regions the shift brought together do not attend to each other,
+    then merged, shifted back and cropped. mmseg's forward computes the same,
+    but three of its steps do not survive an export (``torch.export`` / ONNX)
+    with symbolic height and width, each found by exporting at 64x64 and
+    running at 48x80 and 75x53:
+
+    * the crop runs only ``if pad_r > 0 or pad_b``: frozen to "no crop";
+    * the shift mask is written region by region with slice assignments, and
+      the merged windows are reshaped out of a crop; the tracer decides from
+      the export-size strides whether those tensors are contiguous and records
+      the answer as equations between the stage grids (``TORCH_LOGS=dynamic``
+      showed, at 64x64, every grid equated with twice the next one);
+    * the windows are merged with ``int(...)`` of sizes (the batch).
+
+    Here the padding and the crop always run (the crop as a negative pad,
+    which makes a new tensor), the mask is the region index computed from
+    coordinates, and the batch is inferred. Same parameters and values as
+    mmseg's (tests/test_deploy/test_exportable_forms.py).
     """
 
     def forward(self, query: Tensor, hw_shape) -> Tensor:
         batch, _, channels = query.shape
         height, width = hw_shape
-        size = self.window_size
-        # Up to the next multiple of the window, as mmseg pads; written as a
-        # multiple (not h + (ws - h % ws) % ws) so that a tracer sees mmseg's
-        # own padding of it vanish.
-        padded = ((height + size - 1) // size * size, (width + size - 1) // size * size)
-        # (B, h*w, C) -> (B, h, w, C) -> padded (B, h', w', C) -> (B, h'*w', C)
+        size, shift = self.window_size, self.shift_size
+        # The next multiple of the window, written as a multiple so that a
+        # tracer can divide it by the window exactly.
+        padded_h = (height + size - 1) // size * size
+        padded_w = (width + size - 1) // size * size
+        # (B, h*w, C) -> (B, h, w, C) -> padded (B, h', w', C)
         grid = F.pad(query.view(batch, height, width, channels),
-                     (0, 0, 0, padded[1] - width, 0, padded[0] - height))
-        out = super().forward(grid.flatten(1, 2), padded)
-        # (B, h'*w', C) -> (B, h', w', C) -> cropped (B, h, w, C) -> (B, h*w, C)
-        out = out.view(batch, *padded, channels)[:, :height, :width]
-        return out.reshape(batch, height * width, channels)
+                     (0, 0, 0, padded_w - width, 0, padded_h - height))
+        mask = None
+        if shift > 0:  # a constant of the block, not of the input
+            grid = torch.roll(grid, shifts=(-shift, -shift), dims=(1, 2))
+            mask = self.shift_mask(padded_h, padded_w, query.device)
+        # (B, h', w', C) -> (nW*B, M, M, C) -> (nW*B, M*M, C)
+        windows = self.window_partition(grid).view(-1, size * size, channels)
+        windows = self.w_msa(windows, mask=mask)
+        # (nW*B, M*M, C) -> (nW*B, M, M, C) -> (B, h', w', C)
+        grid = self.window_reverse(windows.view(-1, size, size, channels), padded_h, padded_w)
+        if shift > 0:
+            grid = torch.roll(grid, shifts=(shift, shift), dims=(1, 2))
+        # Crop (B, h', w', C) -> (B, h, w, C) by a negative pad: a new tensor.
+        grid = F.pad(grid, (0, 0, 0, width - padded_w, 0, height - padded_h))
+        return self.drop(grid.view(batch, height * width, channels))
+
+    def shift_mask(self, height: int, width: int, device) -> Tensor:
+        """mmseg's SW-MSA mask for a padded (height, width) grid, (nW, M*M, M*M):
+        0 between tokens of one region of the shifted grid, -100 otherwise.
+
+        Along each axis the shifted grid has three regions, [0, H - M),
+        [H - M, H - M/2) and [H - M/2, H) (mmseg's three slices); a token's
+        region is its row region times 3 plus its column region (mmseg's
+        counter over the slices, rows outer).
+        """
+        size, shift = self.window_size, self.shift_size
+        rows = torch.arange(height, device=device)
+        cols = torch.arange(width, device=device)
+        row_region = (rows >= height - size).long() + (rows >= height - shift).long()
+        col_region = (cols >= width - size).long() + (cols >= width - shift).long()
+        # (H,) x (W,) -> (1, H, W, 1): mmseg's image mask layout, float as mmseg's
+        regions = (row_region[:, None] * 3 + col_region[None, :]).float()[None, :, :, None]
+        # (1, H, W, 1) -> (nW, M, M, 1) -> (nW, M*M)
+        windows = self.window_partition(regions).view(-1, size * size)
+        # (nW, 1, M*M) - (nW, M*M, 1) -> (nW, M*M, M*M)
+        same = windows.unsqueeze(1) == windows.unsqueeze(2)
+        return torch.zeros_like(same, dtype=torch.float32).masked_fill(~same, -100.0)
 
     def window_reverse(self, windows: Tensor, H: int, W: int) -> Tensor:  # noqa: N803 (mmseg's)
         """mmseg's, with the batch inferred (-1) instead of ``int(...)`` of sizes,
@@ -109,8 +157,8 @@ class PyramidLocalPathway(nn.Module):
     def step(self, stage: int, tokens: Tensor, hw_shape: tuple[int, int], state):
         """State after stage ``stage``: the previous state pooled to this
         stage's grid, then updated from the stage's tokens (B, h*w, C_s)."""
-        if state is not None and tuple(state.shape[-2:]) != tuple(hw_shape):
-            state = F.adaptive_avg_pool2d(state, hw_shape)  # (B, c, h_s, w_s)
+        if state is not None:  # (identity when the grid is unchanged)
+            state = adaptive_box_mean(state, hw_shape)  # (B, c, h_s, w_s)
         return self.blocks[stage](tokens, hw_shape, state)
 
     def fuse(self, stage: int, features: Tensor, state: Tensor) -> Tensor:

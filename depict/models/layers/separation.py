@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from mmseg.models.utils import LayerNorm2d, nchw_to_nlc, nlc_to_nchw
 from torch import Tensor, nn
 
-__all__ = ['box_mean', 'DiscrepancyConv', 'LocalSeparationBlock',
+__all__ = ['box_mean', 'adaptive_box_mean', 'DiscrepancyConv', 'LocalSeparationBlock',
            'SpatiallyAdaptiveSeparation']
 
 
@@ -55,6 +55,42 @@ def box_mean(x: Tensor, kernel_size: int) -> Tensor:
     # Replicate padding needs a non-empty map; (B, C, h, w) -> (B, C, h+2p, w+2p).
     padded = F.pad(x, (pad, pad, pad, pad), mode='replicate')
     return F.avg_pool2d(padded, kernel_size, stride=1)
+
+
+def _bin_average(in_size, out_size, like: Tensor) -> Tensor:
+    """(out, in) matrix whose row i averages the adaptive-pooling bin i of one
+    axis, positions [floor(i·in/out), ceil((i+1)·in/out)) (PyTorch's bins)."""
+    index = torch.arange(out_size, device=like.device)
+    start = index * in_size // out_size
+    end = ((index + 1) * in_size + out_size - 1) // out_size
+    position = torch.arange(in_size, device=like.device)
+    # (1, in) against (out, 1) -> (out, in)
+    inside = (position[None, :] >= start[:, None]) & (position[None, :] < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
+
+
+def adaptive_box_mean(x: Tensor, size) -> Tensor:
+    """``F.adaptive_avg_pool2d(x, size)`` written as two averaging matrices.
+
+    The mean over a bin rectangle is the mean over its rows of the mean over
+    its columns, so the pooling is ``A_h · x · A_wᵀ`` with one bin-averaging
+    matrix per axis. This form holds for every input size in an exported graph;
+    ``adaptive_avg_pool2d`` does not: PyTorch lowers it to a plain average pool
+    when the export size divides evenly (16 -> 8), and the exported two-pathway
+    Swin then failed in ONNX Runtime at odd sizes. At equal sizes the matrices
+    are the identity (the values pass unchanged).
+
+    Args:
+        x: A map (B, C, h, w).
+        size: Output (h', w').
+
+    Returns:
+        (B, C, h', w'), equal to ``F.adaptive_avg_pool2d(x, size)`` up to float
+        rounding.
+    """
+    rows = _bin_average(x.shape[-2], size[0], x)  # (h', h)
+    cols = _bin_average(x.shape[-1], size[1], x)  # (w', w)
+    return torch.einsum('oh,bchw,pw->bcop', rows, x, cols)
 
 
 class DiscrepancyConv(nn.Conv2d):

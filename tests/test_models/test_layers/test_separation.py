@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from depict.models.layers.separation import (DiscrepancyConv, LocalSeparationBlock,
-                                             SpatiallyAdaptiveSeparation, box_mean)
+                                             SpatiallyAdaptiveSeparation, adaptive_box_mean,
+                                             box_mean)
 
 
 @pytest.mark.parametrize('hw', [(5, 5), (3, 7), (1, 4), (6, 1)])
@@ -86,3 +87,19 @@ def test_sasm_gradients_and_errors():
         sasm(tokens, (4, 4))
     with pytest.raises(ValueError, match='reduction'):
         SpatiallyAdaptiveSeparation(channels=6, reduction=5)
+
+
+@pytest.mark.parametrize('in_size,out_size', [((16, 16), (8, 8)), ((19, 14), (10, 7)),
+                                              ((5, 3), (3, 2)), ((7, 9), (3, 4)), ((1, 6), (1, 3)),
+                                              ((4, 4), (6, 5))])
+def test_adaptive_box_mean_equals_adaptive_avg_pool(in_size, out_size):
+    """The two-matrix form is PyTorch's adaptive average pooling: halving with
+    rounding up (the pyramid stages), uneven bins, and more bins than inputs."""
+    x = torch.randn(2, 3, *in_size, dtype=torch.float64)
+    torch.testing.assert_close(adaptive_box_mean(x, out_size), F.adaptive_avg_pool2d(x, out_size),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_adaptive_box_mean_is_the_identity_at_equal_size():
+    x = torch.randn(2, 3, 5, 7)
+    assert torch.equal(adaptive_box_mean(x, (5, 7)), x)
