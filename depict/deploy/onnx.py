@@ -23,6 +23,7 @@ sizes other than the export size for every decoder and backbone).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Optional, Sequence
@@ -31,10 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ['SegmentorWindow', 'export_onnx', 'verify_onnx', 'read_contract', 'contract',
-           'compare', 'onnx_session', 'use_onnx_window', 'load_segmentor',
-           'without_weight_loading', 'normalisation', 'VerifyResult', 'MAX_RELATIVE_ERROR',
-           'MIN_ARGMAX_AGREEMENT']
+__all__ = ['SegmentorWindow', 'export_onnx', 'check_size_generic', 'verify_onnx',
+           'read_contract', 'contract', 'compare', 'onnx_session', 'use_onnx_window',
+           'load_segmentor', 'without_weight_loading', 'normalisation', 'VerifyResult',
+           'MAX_RELATIVE_ERROR', 'MIN_ARGMAX_AGREEMENT']
 
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'logits'
@@ -123,6 +124,46 @@ def contract(segmentor: nn.Module, *, dynamic: bool, shape: Sequence[int],
     }
 
 
+def _size_branches() -> dict:
+    """mmseg / mmcv classes with a Python branch on the input size, and the
+    class of this project that computes the same without it."""
+    from mmcv.cnn.bricks.transformer import AdaptivePadding as MMCVAdaptivePadding
+    from mmseg.models.backbones import SwinTransformer, VisionTransformer
+    from mmseg.models.backbones.swin import ShiftWindowMSA
+    from mmseg.models.utils.embed import AdaptivePadding
+    vit = ('resizes its position embedding only when the grid differs from the stored '
+           "one: use type='FusedVisionTransformer' (same arguments and weights; "
+           "fused_attn=False is mmseg's computation exactly)")
+    swin = ("crops its window padding only when there is some: use "
+            "type='TwoPathwaySwinTransformer' with with_local_pathway=False (mmseg's Swin, "
+            'same arguments and weights)')
+    padding = ('pads only when the size is no multiple of the patch: '
+               'depict.models.backbones.vit_base.size_generic_padding_(model) swaps in the '
+               'form that always pads')
+    return {VisionTransformer: vit, SwinTransformer: swin, ShiftWindowMSA: swin,
+            AdaptivePadding: padding, MMCVAdaptivePadding: padding}
+
+
+def check_size_generic(segmentor: nn.Module) -> None:
+    """Refuses, before tracing, a model holding one of mmseg's modules whose
+    Python branch on the input size a ``--dynamic`` export would freeze at the
+    export size. The graph is then wrong at other sizes: mmseg's ViT exported
+    at 64x64 fails in ONNX Runtime at 48x80 with a broadcast error that names
+    no module.
+
+    Raises:
+        ValueError: naming the first such module and the class to use instead.
+    """
+    branches = _size_branches()
+    for name, module in segmentor.named_modules():
+        reason = branches.get(type(module))
+        if reason is not None:
+            raise ValueError(
+                f'{name or "the model"} is mmseg\'s {type(module).__name__}, which {reason}. '
+                'Its branch on the input size would be frozen at the export size by '
+                '--dynamic; or export without --dynamic (the graph then takes --shape only).')
+
+
 def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 512),
                 dynamic: bool = False, opset: Optional[int] = None,
                 config: Optional[str] = None) -> dict:
@@ -147,6 +188,8 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     """
     _require('onnx', 'export to ONNX')
     _require('onnxscript', 'export to ONNX')
+    if dynamic:
+        check_size_generic(segmentor)
     segmentor.eval()
     window = SegmentorWindow(segmentor).eval()
     # Traced with a batch of 2 when dynamic: torch.export specialises sizes 0 and 1.
@@ -155,7 +198,7 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     if dynamic:
         dim = torch.export.Dim.DYNAMIC
         dynamic_shapes = {'image': {0: dim, 2: dim, 3: dim}}
-    with torch.no_grad():
+    with torch.no_grad(), _size_oblivious(dynamic):
         program = torch.export.export(window, (example, ), dynamic_shapes=dynamic_shapes,
                                       strict=False)
     onnx_program = torch.onnx.export(program, (example, ), input_names=[INPUT_NAME],
@@ -171,6 +214,23 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     import onnx
     onnx.save_model(model, out)
     return info
+
+
+def _size_oblivious(dynamic: bool):
+    """Traces sizes without asking whether a derived size is 0 or 1.
+
+    By default the tracer branches on every derived size that happens to be 1
+    at the export size (``torch.fx.experimental._config.backed_size_oblivious``
+    is torch.export's switch against it). Swin exported at 64x64 with window 2
+    has one window per axis in its last stage: the default trace then ran for
+    over ten minutes (killed at 600 s), the size-oblivious one takes 25 s, and
+    both match PyTorch at every size tried. Without the switch (an older
+    torch), the export is traced as before.
+    """
+    from torch.fx.experimental import _config as config
+    if not dynamic or not hasattr(config, 'backed_size_oblivious'):
+        return contextlib.nullcontext()
+    return config.patch(backed_size_oblivious=True)
 
 
 def _name_dynamic_dims(model, names: Sequence[Optional[str]]) -> None:

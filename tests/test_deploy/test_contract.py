@@ -67,3 +67,34 @@ def test_without_weight_loading_strips_every_download():
     assert cfg['backbone'] == dict(type='TimmViT', pretrained=False, checkpoint_file=None,
                                    init_cfg=None)
     assert cfg['decode_head']['init_cfg'] == dict(type='TruncNormal')
+
+
+@pytest.mark.parametrize('stock,fix', [
+    ('VisionTransformer', 'FusedVisionTransformer'),
+    ('SwinTransformer', 'TwoPathwaySwinTransformer'),
+])
+def test_dynamic_export_refuses_mmseg_size_branches(tmp_path, stock, fix):
+    """mmseg's stock ViT / Swin keep a branch on the input size: a --dynamic
+    export names the module and the class to use, before any tracing, and
+    writes no file."""
+    from mmseg.models import backbones
+
+    from depict.deploy.onnx import check_size_generic, export_onnx
+    kwargs = dict(embed_dims=16, num_heads=2) if stock == 'VisionTransformer' else dict(
+        embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2), out_indices=(0, 1))
+    if stock == 'VisionTransformer':
+        kwargs.update(img_size=(32, 32), patch_size=8, num_layers=1)
+    model = build('segmenter')
+    model.backbone = getattr(backbones, stock)(**kwargs)
+    with pytest.raises(ValueError, match=f"backbone is mmseg's {stock}.*{fix}"):
+        check_size_generic(model)
+    out = tmp_path / 'model.onnx'
+    with pytest.raises(ValueError, match=fix):
+        export_onnx(model, str(out), shape=(64, 64), dynamic=True)
+    assert not out.exists()
+
+
+def test_project_backbones_pass_the_size_branch_check():
+    from depict.deploy.onnx import check_size_generic
+    for backbone in ('toy', 'swin'):
+        check_size_generic(build('segmenter', backbone))
