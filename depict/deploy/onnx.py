@@ -32,10 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ['SegmentorWindow', 'export_onnx', 'check_size_generic', 'verify_onnx',
-           'read_contract', 'contract', 'compare', 'onnx_session', 'use_onnx_window',
-           'load_segmentor', 'without_weight_loading', 'normalisation', 'VerifyResult',
-           'MAX_RELATIVE_ERROR', 'MIN_ARGMAX_AGREEMENT']
+__all__ = ['SegmentorWindow', 'export_onnx', 'check_size_generic', 'fixed_input_size',
+           'verify_onnx', 'read_contract', 'contract', 'compare', 'onnx_session',
+           'use_onnx_window', 'load_segmentor', 'without_weight_loading', 'normalisation',
+           'VerifyResult', 'MAX_RELATIVE_ERROR', 'MIN_ARGMAX_AGREEMENT']
 
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'logits'
@@ -103,10 +103,21 @@ def _example(batch: int, shape: Sequence[int], seed: int = 0) -> Tensor:
 
 def contract(segmentor: nn.Module, *, dynamic: bool, shape: Sequence[int],
              config: Optional[str] = None) -> dict:
-    """What the exported graph takes and returns (the ``depict`` metadata entry)."""
+    """What the exported graph takes and returns (the ``depict`` metadata entry).
+
+    ``input.shape`` is authoritative: a name is a dynamic dimension, a number
+    a fixed one (a dynamic export of a fixed-size backbone, :func:`fixed_input_size`,
+    has a dynamic batch and a fixed height and width).
+    """
     classes = int(getattr(segmentor.decode_head, 'num_classes', 0)) or None
     height, width = (int(s) for s in shape)
-    size = ['N', 3, 'H', 'W'] if dynamic else [1, 3, height, width]
+    fixed = fixed_input_size(segmentor) if dynamic else None
+    if not dynamic:
+        size = [1, 3, height, width]
+    elif fixed is not None:
+        size = ['N', 3, height, width]
+    else:
+        size = ['N', 3, 'H', 'W']
     mean, std = normalisation(segmentor)
     meta = segmentor.dataset_meta if hasattr(segmentor, 'dataset_meta') else None
     return {
@@ -122,6 +133,21 @@ def contract(segmentor: nn.Module, *, dynamic: bool, shape: Sequence[int],
         'classes': list(meta['classes']) if meta and meta.get('classes') else None,
         'config': config,
     }
+
+
+def fixed_input_size(segmentor: nn.Module) -> Optional[tuple[int, int]]:
+    """The one (H, W) the model runs at when a module pins it, else None.
+
+    mmseg's BEiT (and MAE, its subclass) builds its relative position bias for
+    the grid of ``img_size``; at another size it fails in PyTorch too. Its
+    slide windows have that size, so a ``--dynamic`` export makes the batch
+    dynamic and keeps height and width fixed.
+    """
+    from mmseg.models.backbones import BEiT
+    for module in segmentor.modules():
+        if isinstance(module, BEiT):
+            return tuple(int(s) for s in module.img_size)
+    return None
 
 
 def _size_branches() -> dict:
@@ -188,8 +214,16 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     """
     _require('onnx', 'export to ONNX')
     _require('onnxscript', 'export to ONNX')
+    fixed = None
     if dynamic:
         check_size_generic(segmentor)
+        fixed = fixed_input_size(segmentor)
+        if fixed is not None and tuple(int(s) for s in shape) != fixed:
+            raise ValueError(
+                f'the backbone runs at {fixed[0]}x{fixed[1]} only (mmseg\'s BEiT builds its '
+                'relative position bias for img_size, in PyTorch too), not at '
+                f'{shape[0]}x{shape[1]}: export with --shape {fixed[0]} {fixed[1]}; '
+                '--dynamic then makes the batch dynamic, height and width stay fixed.')
     segmentor.eval()
     window = SegmentorWindow(segmentor).eval()
     # Traced with a batch of 2 when dynamic: torch.export specialises sizes 0 and 1.
@@ -197,7 +231,7 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     dynamic_shapes = None
     if dynamic:
         dim = torch.export.Dim.DYNAMIC
-        dynamic_shapes = {'image': {0: dim, 2: dim, 3: dim}}
+        dynamic_shapes = {'image': {0: dim} if fixed else {0: dim, 2: dim, 3: dim}}
     with torch.no_grad(), _size_oblivious(dynamic):
         program = torch.export.export(window, (example, ), dynamic_shapes=dynamic_shapes,
                                       strict=False)
@@ -207,7 +241,7 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
     info = contract(segmentor, dynamic=dynamic, shape=shape, config=config)
     model = onnx_program.model_proto
     if dynamic:
-        _name_dynamic_dims(model, ('N', None, 'H', 'W'))
+        _name_dynamic_dims(model, ('N', None, None, None) if fixed else ('N', None, 'H', 'W'))
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(info)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -366,7 +400,12 @@ def use_onnx_window(segmentor: nn.Module, path: str, *, threads: Optional[int] =
                          f'{std.flatten().tolist()}: test it with the config it was exported '
                          'from.')
     session = onnx_session(path, threads=threads)
-    static = None if info['dynamic'] else tuple(info['export_shape'])
+    # A name is a dynamic dimension, a number a fixed one (a contract without
+    # the input's shape: all dynamic or all fixed, as ``dynamic`` says).
+    default = ['N', 3, 'H', 'W'] if info['dynamic'] else [1, 3, *info['export_shape']]
+    spec = info.get('input', {}).get('shape', default)
+    static = None if isinstance(spec[2], str) else tuple(info['export_shape'])
+    one_by_one = not isinstance(spec[0], str)
     segmentor.data_preprocessor._enable_normalize = False
     # The PyTorch backbone never runs again; free its memory.
     segmentor.backbone = nn.Module()
@@ -375,10 +414,11 @@ def use_onnx_window(segmentor: nn.Module, path: str, *, threads: Optional[int] =
         if static is not None and tuple(inputs.shape[-2:]) != static:
             raise ValueError(f'{path} was exported for {static[0]}x{static[1]} windows only, '
                              f'this one is {inputs.shape[-2]}x{inputs.shape[-1]}: export '
-                             'with --dynamic (or --shape matching the window).')
+                             'with --dynamic (or --shape matching the window; a fixed-size '
+                             'backbone runs at its img_size only).')
         images = inputs.detach().float().cpu().numpy()
         # A static export takes one image: run a batch of windows one by one.
-        chunks = [images] if static is None else [images[i:i + 1] for i in range(len(images))]
+        chunks = [images[i:i + 1] for i in range(len(images))] if one_by_one else [images]
         logits = [session.run([OUTPUT_NAME], {INPUT_NAME: chunk})[0] for chunk in chunks]
         return torch.from_numpy(np.concatenate(logits)).to(inputs.device)
 

@@ -11,7 +11,8 @@ max |PyTorch| <= 1e-4 and >= 99.9 % arg max agreement, the thresholds of
 
 mmseg's BEiT runs only at its ``img_size`` (its relative position bias is built
 for that grid, in PyTorch as well), so it is compared at the export size, with
-a batch of three (the batch is dynamic), and its export is not size-generic.
+a batch of three: a dynamic export of it has a dynamic batch and its own
+height and width (in the contract and the graph's input).
 
 Swin is exported at the same 64x64 with window 2: every stage grid (16, 8, 4,
 2) is a multiple of the window, and the last stage holds a single window per
@@ -50,11 +51,29 @@ def test_dynamic_export_matches_pytorch(tmp_path, decoder, backbone):
     model = build(decoder, backbone)
     path = str(tmp_path / 'model.onnx')
     info = export_onnx(model, path, shape=EXPORT_SHAPE, dynamic=True)
-    assert info['dynamic'] and info['input']['shape'] == ['N', 3, 'H', 'W']
     if backbone in FIXED_SIZE:
+        # The batch is dynamic; height and width are the backbone's own.
+        assert info['dynamic'] and info['input']['shape'] == ['N', 3, *EXPORT_SHAPE]
         results = verify_onnx(path, model, [EXPORT_SHAPE], batch=3)
     else:
+        assert info['dynamic'] and info['input']['shape'] == ['N', 3, 'H', 'W']
         results = verify_onnx(path, model, CHECK_SHAPES, batch=2)
     for result in results:
         assert result['max_rel'] <= MAX_RELATIVE_ERROR, (decoder, backbone, result)
         assert result['agreement'] >= MIN_ARGMAX_AGREEMENT, (decoder, backbone, result)
+
+
+def test_fixed_size_backbone_exports_a_dynamic_batch(tmp_path):
+    """BEiT: the file's input is (N, 3, 64, 64), in the graph as in the
+    contract; a batch of three runs; another export size is refused up front."""
+    import onnx
+    model = build('segmenter', 'beit')
+    with pytest.raises(ValueError, match='runs at 64x64 only.*--shape 64 64'):
+        export_onnx(model, str(tmp_path / 'wrong.onnx'), shape=(48, 80), dynamic=True)
+    assert not (tmp_path / 'wrong.onnx').exists()
+    path = str(tmp_path / 'model.onnx')
+    export_onnx(model, path, shape=EXPORT_SHAPE, dynamic=True)
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    assert [dim.dim_param or dim.dim_value for dim in dims] == ['N', 3, 64, 64]
+    (result, ) = verify_onnx(path, model, [EXPORT_SHAPE], batch=3)
+    assert result['max_rel'] <= MAX_RELATIVE_ERROR and result['agreement'] == 1.0

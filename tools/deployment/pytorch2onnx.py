@@ -5,12 +5,12 @@ The graph is the model's window forward: the RGB image as float32 (N, 3, H, W),
 values 0-255, in; the config's mean / std, the backbone, the decode head and the
 resize to the input size inside; logits (N, classes, H, W) out. The contract is
 written into the model's metadata (key ``depict``). ``--dynamic`` makes N, H
-and W symbolic (any size, non-square, not a multiple of the patch size);
-without it the graph accepts (1, 3, H, W) at ``--shape`` only (default: the
+and W symbolic (any size, non-square, not a multiple of the patch size; for
+BEiT, which runs at its ``img_size`` only, N alone); without it the graph accepts (1, 3, H, W) at ``--shape`` only (default: the
 config's window, ``test_cfg.crop_size`` or the preprocessor's ``size``).
 
-``--verify`` runs ONNX Runtime on the export shape and (with ``--dynamic``) on
-one other, non-square shape, compares with PyTorch, prints the max relative
+``--verify`` runs ONNX Runtime on the export shape and (with dynamic height and
+width) on one other, non-square shape, compares with PyTorch, prints the max relative
 difference (max |ONNX - PyTorch| / max |PyTorch|) and the arg max agreement,
 and exits with status 1 above 1e-4 or below 99.9 %.
 
@@ -69,7 +69,10 @@ def main(argv=None) -> int:
     print(f'wrote {args.out}: input {describe_input(info)}')
     if not args.verify:
         return 0
-    shapes = [shape, other_shape(shape)] if args.dynamic else [shape]
+    # A second size where the graph's height and width are dynamic (not for a
+    # fixed-size backbone such as BEiT: the contract's shape holds numbers).
+    sizes_dynamic = isinstance(info['input']['shape'][2], str)
+    shapes = [shape, other_shape(shape)] if sizes_dynamic else [shape]
     failed = False
     for result in verify_onnx(args.out, segmentor, shapes):
         status = 'ok' if result.ok else 'MISMATCH'
