@@ -2,7 +2,8 @@
 ``python tools/deployment/bench_onnx.py [--setting vit-b16-512 toy-64] [--threads 1 2]``.
 
 For each decoder (the ViT-B/16 ADE20K paper configs at 512x512, 150 classes,
-and the toy configs at 64x64, 8 classes) the model is built with random
+EoMT as its ADE20K config on DINOv2-B, and the toy configs at 64x64, 8
+classes) the model is built with random
 weights (speed does not depend on them), its window forward (normalisation,
 backbone, head, resize to the window; :class:`depict.deploy.SegmentorWindow`)
 exported to ONNX at the window size (static shape), and its decode head alone
@@ -45,7 +46,14 @@ TOY = {
     'atm': 'configs/segvit/segvit_vit-toy_1xb8-2k_toy-64x64.py',
     'atm-shrunk': 'configs/segvit/segvit-shrunk_vit-toy_1xb8-2k_toy-64x64.py',
     'repsep': 'configs/repsep/repsep_vit-toy_1xb8-2k_toy-64x64.py',
+    'eomt': 'configs/eomt/eomt_vit-toy_1xb8-2k_toy-64x64.py',
 }
+#: EoMT has no ViT-B config of its own (the paper's are ViT-L): the ADE20K
+#: EoMT-L config on DINOv2-B (same patch 16, 12 blocks, the last 4 with queries).
+EOMT_VIT_B = ('configs/eomt/eomt_dinov2-l16_4xb4-39k_ade20k-512x512.py',
+              dict(backbone=dict(model_name='vit_base_patch14_reg4_dinov2.lvd142m',
+                                 out_indices=(11, )),
+                   decode_head=dict(in_channels=768)))
 SETTINGS = ('vit-b16-512', 'toy-64')
 
 
@@ -53,7 +61,8 @@ def configs(setting: str) -> tuple[dict, tuple[int, int]]:
     if setting == 'toy-64':
         return {name: (path, {}) for name, path in TOY.items()}, (64, 64)
     from depict.utils.benchmark import DECODER_CONFIGS, decoder_config
-    return {name: decoder_config(name, 768) for name in DECODER_CONFIGS}, (512, 512)
+    decoders = {name: decoder_config(name, 768) for name in DECODER_CONFIGS}
+    return dict(decoders, eomt=EOMT_VIT_B), (512, 512)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,6 +89,31 @@ class HeadWindow(nn.Module):
     def forward(self, *features: torch.Tensor) -> torch.Tensor:
         metas = [dict(img_shape=self.size, ori_shape=self.size, pad_shape=self.size)]
         return self.head.predict(list(features), metas, self.test_cfg)
+
+
+class EoMTHeadWindow(HeadWindow):
+    """EoMT's head alone: the last block's queries and patch map -> logits.
+
+    EoMT's queries run inside the encoder's last blocks (counted as encoder
+    here); its head is the readout (class and mask MLPs, upscaling) and the
+    class-weighted masks at the window size.
+    """
+
+    def forward(self, queries: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        from depict.models.backbones.eomt_vit import EoMTFeatures
+        metas = [dict(img_shape=self.size, ori_shape=self.size, pad_shape=self.size)]
+        features = EoMTFeatures(queries=[queries], patches=[patches], predictions=[None])
+        return self.head.predict(features, metas, self.test_cfg)
+
+
+def head_inputs(segmentor: nn.Module, inputs: torch.Tensor, size) -> tuple:
+    """The decode head's module alone and the backbone features it reads."""
+    from depict.models.backbones.eomt_vit import EoMTFeatures
+    features = segmentor.extract_feat(inputs)
+    if isinstance(features, EoMTFeatures):
+        return EoMTHeadWindow(segmentor, size).eval(), (features.queries[-1],
+                                                        features.patches[-1])
+    return HeadWindow(segmentor, size).eval(), tuple(features)
 
 
 def build(config: str, overrides: dict) -> nn.Module:
@@ -115,8 +149,7 @@ def bench_decoder(name: str, config: str, overrides: dict, size: tuple[int, int]
     window = SegmentorWindow(segmentor).eval()
     image = torch.rand(1, 3, *size) * 255
     with torch.no_grad():
-        features = tuple(segmentor.extract_feat((image - window.mean) / window.std))
-    head = HeadWindow(segmentor, size).eval()
+        head, features = head_inputs(segmentor, (image - window.mean) / window.std, size)
     model_path, head_path = osp.join(tmp, f'{name}.onnx'), osp.join(tmp, f'{name}-head.onnx')
     export(window, (image, ), model_path, ['image'])
     feature_names = [f'feature{i}' for i in range(len(features))]
