@@ -74,6 +74,16 @@ def build(decoder: str, backbone: str = 'toy'):
                                   window_size=2, out_indices=(0, 1, 2, 3))
         head.update(in_channels=SWIN_WIDTHS[1:], in_index=(1, 2, 3),
                     input_transform='resize_concat')
+    elif backbone == 'two-pathway-mit':
+        # The same pathway on MiT (SegFormer); its stages' widths 16, 32, 32, 64.
+        if decoder != 'repsep':
+            raise ValueError('two-pathway-mit is a backbone of representation separation')
+        cfg.model.backbone = dict(type='TwoPathwayMixVisionTransformer', local_channels=8,
+                                  embed_dims=16, num_stages=4, num_layers=[1, 1, 1, 1],
+                                  num_heads=[1, 2, 2, 4], patch_sizes=[7, 3, 3, 3],
+                                  sr_ratios=[8, 4, 2, 1], out_indices=(0, 1, 2, 3))
+        head.update(in_channels=[32, 32, 64], in_index=(1, 2, 3),
+                    input_transform='resize_concat')
     elif backbone == 'swin':
         # depict's Swin (the two-pathway class without its local pathway is
         # mmseg's Swin, its size branches removed). Window 2: at the 64x64

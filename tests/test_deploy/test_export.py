@@ -36,9 +36,12 @@ CHECK_SHAPES = [(48, 80), (75, 53), (17, 9)]
 DEFAULT = {('atm', 'toy'), ('repsep', 'two-pathway-swin')}
 PAIRS = [(decoder, backbone) for decoder in TOY for backbone in BACKBONES
          if backbone == 'toy' or decoder not in OWN_BACKBONE]
-PAIRS.append(('repsep', 'two-pathway-swin'))
+PAIRS += [('repsep', 'two-pathway-swin'), ('repsep', 'two-pathway-mit')]
 #: Backbones that run at one size only (in PyTorch too).
 FIXED_SIZE = {'beit'}
+#: Check sizes a backbone cannot run at, in PyTorch too: MiT's first-stage
+#: reduction is an 8x8 convolution over the 1/4 grid, wider than 17x9's 5x3.
+TOO_SMALL = {'two-pathway-mit': {(17, 9)}}
 
 
 def _param(pair):
@@ -57,7 +60,8 @@ def test_dynamic_export_matches_pytorch(tmp_path, decoder, backbone):
         results = verify_onnx(path, model, [EXPORT_SHAPE], batch=3)
     else:
         assert info['dynamic'] and info['input']['shape'] == ['N', 3, 'H', 'W']
-        results = verify_onnx(path, model, CHECK_SHAPES, batch=2)
+        shapes = [shape for shape in CHECK_SHAPES if shape not in TOO_SMALL.get(backbone, ())]
+        results = verify_onnx(path, model, shapes, batch=2)
     for result in results:
         assert result['max_rel'] <= MAX_RELATIVE_ERROR, (decoder, backbone, result)
         assert result['agreement'] >= MIN_ARGMAX_AGREEMENT, (decoder, backbone, result)
