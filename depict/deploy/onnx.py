@@ -17,7 +17,8 @@ Input contract (also written into the model's metadata, key ``depict``):
 
 With ``dynamic=True`` N, H and W are symbolic: any batch and any size (non
 square, not a multiple of the patch size: the backbone pads as it does in
-PyTorch). The model code has no branch on the input size where an exported
+PyTorch); a backbone that runs at one size only (mmseg's BEiT) keeps its H and
+W (:func:`fixed_input_size`). The model code has no branch on the input size where an exported
 graph would freeze one (tests/test_deploy compare ONNX Runtime with PyTorch at
 sizes other than the export size for every decoder and backbone).
 """
@@ -186,8 +187,9 @@ def check_size_generic(segmentor: nn.Module) -> None:
         if reason is not None:
             raise ValueError(
                 f'{name or "the model"} is mmseg\'s {type(module).__name__}, which {reason}. '
-                'Its branch on the input size would be frozen at the export size by '
-                '--dynamic; or export without --dynamic (the graph then takes --shape only).')
+                'A --dynamic export would freeze that branch at the export size; use the '
+                'class above, or export without --dynamic (the graph then takes --shape '
+                'only).')
 
 
 def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 512),
@@ -205,7 +207,8 @@ def export_onnx(segmentor: nn.Module, out: str, *, shape: Sequence[int] = (512, 
         segmentor: An mmseg segmentor (put in eval mode here).
         out: The ``.onnx`` file to write (one file; the weights inside).
         shape: (H, W) traced at; with ``dynamic=False`` the only size accepted.
-        dynamic: Symbolic batch, height and width.
+        dynamic: Symbolic batch, height and width (the batch only for a
+            fixed-size backbone, :func:`fixed_input_size`).
         opset: ONNX opset (None: the exporter's default).
         config: The config path, recorded in the metadata.
 
