@@ -75,10 +75,11 @@ def adaptive_box_mean(x: Tensor, size) -> Tensor:
     The mean over a bin rectangle is the mean over its rows of the mean over
     its columns, so the pooling is ``A_h · x · A_wᵀ`` with one bin-averaging
     matrix per axis. This form holds for every input size in an exported graph;
-    ``adaptive_avg_pool2d`` does not: PyTorch lowers it to a plain average pool
-    when the export size divides evenly (16 -> 8), and the exported two-pathway
-    Swin then failed in ONNX Runtime at odd sizes. At equal sizes the matrices
-    are the identity (the values pass unchanged).
+    ``adaptive_avg_pool2d`` does not: the ONNX exporter writes it as one
+    ``AveragePool`` whose kernel is fixed at the export size (2x2 for 16 -> 8),
+    which at 19x14 returns 9x7 instead of 10x7, and the exported two-pathway
+    Swin failed in ONNX Runtime at odd sizes. At equal sizes the matrices are
+    the identity (the values pass unchanged).
 
     Args:
         x: A map (B, C, h, w).
