@@ -174,6 +174,27 @@ def parsed_config(path: str):
     return copy.deepcopy(_PARSED_CONFIGS[key])
 
 
+def wire_pyramid_head(head, decoder: str, widths) -> None:
+    """Points a toy config's decode head (in place) at a four-stage pyramid
+    backbone whose stages are ``widths`` wide (outputs at 1/4 ... 1/32).
+
+    Multi-level heads read stages 1-3 (ATM; representation separation
+    concatenated), Shrunk the early 1/8 and late 1/32 maps with the 1/8 grid
+    of a 64 crop as its query grid, single-map heads the last stage.
+    """
+    if decoder == 'atm':
+        head.update(in_channels=widths[1:], in_index=(1, 2, 3))
+    elif decoder in ('shrunk', 'atm-shrunk-head'):
+        head.update(in_channels=[widths[1], widths[3]], in_index=(1, 3), query_grid=(8, 8))
+    elif decoder == 'repsep':
+        head.update(in_channels=widths[1:], in_index=(1, 2, 3), input_transform='resize_concat')
+    else:
+        head.update(in_channels=widths[-1], in_index=-1)
+        if decoder.startswith('depict'):
+            # K * p = d: the subspaces span the last stage's width.
+            head.head_dims = widths[-1] // head.num_heads
+
+
 def logged_mious(log: str) -> list[float]:
     """Every mIoU a tool logged, each checked against the per-class IoU table
     mmseg's IoUMetric prints before it: in [0, 100] and the mean of the table's

@@ -13,6 +13,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
+from conftest import wire_pyramid_head
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = {
     'segmenter': 'configs/segmenter/segmenter-mask_vit-toy_1xb8-2k_toy-64x64.py',
@@ -72,8 +74,7 @@ def build(decoder: str, backbone: str = 'toy'):
         cfg.model.backbone = dict(type='TwoPathwaySwinTransformer', local_channels=8,
                                   embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
                                   window_size=2, out_indices=(0, 1, 2, 3))
-        head.update(in_channels=SWIN_WIDTHS[1:], in_index=(1, 2, 3),
-                    input_transform='resize_concat')
+        wire_pyramid_head(head, decoder, SWIN_WIDTHS)
     elif backbone == 'two-pathway-mit':
         # The same pathway on MiT (SegFormer); its stages' widths 16, 32, 32, 64.
         if decoder != 'repsep':
@@ -82,8 +83,7 @@ def build(decoder: str, backbone: str = 'toy'):
                                   embed_dims=16, num_stages=4, num_layers=[1, 1, 1, 1],
                                   num_heads=[1, 2, 2, 4], patch_sizes=[7, 3, 3, 3],
                                   sr_ratios=[8, 4, 2, 1], out_indices=(0, 1, 2, 3))
-        head.update(in_channels=[32, 32, 64], in_index=(1, 2, 3),
-                    input_transform='resize_concat')
+        wire_pyramid_head(head, decoder, [16, 32, 32, 64])
     elif backbone == 'swin':
         # depict's Swin (the two-pathway class without its local pathway is
         # mmseg's Swin, its size branches removed). Window 2: at the 64x64
@@ -92,18 +92,7 @@ def build(decoder: str, backbone: str = 'toy'):
         cfg.model.backbone = dict(type='TwoPathwaySwinTransformer', with_local_pathway=False,
                                   embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
                                   window_size=2, out_indices=(0, 1, 2, 3))
-        widths = SWIN_WIDTHS
-        if decoder == 'atm':
-            head.update(in_channels=widths[1:], in_index=(1, 2, 3))
-        elif decoder == 'shrunk':
-            head.update(in_channels=[widths[1], widths[3]], in_index=(1, 3), query_grid=(8, 8))
-        elif decoder == 'repsep':
-            head.update(in_channels=widths[1:], in_index=(1, 2, 3),
-                        input_transform='resize_concat')
-        else:
-            head.update(in_channels=widths[-1], in_index=-1)
-            if decoder.startswith('depict'):
-                head.head_dims = widths[-1] // head.num_heads
+        wire_pyramid_head(head, decoder, SWIN_WIDTHS)
     elif backbone != 'toy':
         out_indices = tuple(cfg.model.backbone.out_indices)
         final_norm = bool(cfg.model.backbone.get('final_norm', True))

@@ -19,6 +19,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
 # The same directory (pytest's rootdir-relative import): shared helpers.
+from conftest import wire_pyramid_head
 from test_two_pathway_beit import REPO, TOY, samples
 from test_two_pathway_pyramid import MIT, SWIN
 
@@ -39,20 +40,7 @@ def build(decoder: str, kind: str):
     cfg = Config.fromfile(osp.join(REPO, TOY[decoder]))
     backbone, tiny, widths = PYRAMIDS[kind]
     cfg.model.backbone = dict(type=backbone, local_channels=8, **tiny)
-    head = cfg.model.decode_head
-    if decoder == 'atm':
-        head.update(in_channels=widths[1:], in_index=(1, 2, 3))
-    elif decoder == 'atm-shrunk-head':
-        # Early 1/8 and late 1/32 maps; the query grid is the 1/8 grid of a 64 crop.
-        head.update(in_channels=[widths[1], widths[3]], in_index=(1, 3), query_grid=(8, 8))
-    elif decoder == 'repsep':
-        head.update(in_channels=widths[1:], in_index=(1, 2, 3),
-                    input_transform='resize_concat')
-    else:
-        head.update(in_channels=widths[-1], in_index=-1)
-        if decoder.startswith('depict'):
-            # K * p = d: the subspaces span the last stage's width.
-            head.head_dims = widths[-1] // head.num_heads
+    wire_pyramid_head(cfg.model.decode_head, decoder, widths)
     return MODELS.build(cfg.model)
 
 
