@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ['SegmentorWindow', 'export_onnx', 'check_size_generic', 'fixed_input_size',
-           'verify_onnx', 'read_contract', 'contract', 'compare', 'onnx_session',
+           'input_shape', 'verify_onnx', 'read_contract', 'contract', 'compare', 'onnx_session',
            'use_onnx_window', 'load_segmentor', 'without_weight_loading', 'normalisation',
            'VerifyResult', 'MAX_RELATIVE_ERROR', 'MIN_ARGMAX_AGREEMENT']
 
@@ -282,6 +282,14 @@ def _name_dynamic_dims(model, names: Sequence[Optional[str]]) -> None:
                 dim.dim_param = rename[dim.dim_param]
 
 
+def input_shape(info: dict) -> list:
+    """The contract's input shape, (N, 3, H, W): a name is a dynamic dimension,
+    a number a fixed one. A contract without it is all dynamic or all fixed,
+    as its ``dynamic`` says."""
+    default = ['N', 3, 'H', 'W'] if info['dynamic'] else [1, 3, *info['export_shape']]
+    return info.get('input', {}).get('shape', default)
+
+
 def read_contract(path: str) -> dict:
     """The ``depict`` metadata of an exported model (:func:`contract`)."""
     onnx = _require('onnx', 'read an ONNX model')
@@ -403,10 +411,7 @@ def use_onnx_window(segmentor: nn.Module, path: str, *, threads: Optional[int] =
                          f'{std.flatten().tolist()}: test it with the config it was exported '
                          'from.')
     session = onnx_session(path, threads=threads)
-    # A name is a dynamic dimension, a number a fixed one (a contract without
-    # the input's shape: all dynamic or all fixed, as ``dynamic`` says).
-    default = ['N', 3, 'H', 'W'] if info['dynamic'] else [1, 3, *info['export_shape']]
-    spec = info.get('input', {}).get('shape', default)
+    spec = input_shape(info)
     static = None if isinstance(spec[2], str) else tuple(info['export_shape'])
     one_by_one = not isinstance(spec[0], str)
     segmentor.data_preprocessor._enable_normalize = False

@@ -6,12 +6,13 @@ values 0-255, in; the config's mean / std, the backbone, the decode head and the
 resize to the input size inside; logits (N, classes, H, W) out. The contract is
 written into the model's metadata (key ``depict``). ``--dynamic`` makes N, H
 and W symbolic (any size, non-square, not a multiple of the patch size; for
-BEiT, which runs at its ``img_size`` only, N alone); without it the graph accepts (1, 3, H, W) at ``--shape`` only (default: the
-config's window, ``test_cfg.crop_size`` or the preprocessor's ``size``).
+BEiT, which runs at its ``img_size`` only, N alone); without it the graph
+accepts (1, 3, H, W) at ``--shape`` only (default: the config's window,
+``test_cfg.crop_size`` or the preprocessor's ``size``).
 
 ``--verify`` runs ONNX Runtime on the export shape and (with dynamic height and
-width) on one other, non-square shape, compares with PyTorch, prints the max relative
-difference (max |ONNX - PyTorch| / max |PyTorch|) and the arg max agreement,
+width) on one other, non-square shape, compares with PyTorch, prints the max
+relative difference (max |ONNX - PyTorch| / max |PyTorch|) and the arg max agreement,
 and exits with status 1 above 1e-4 or below 99.9 %.
 
 Running the file: docs/deployment.md (plain ONNX Runtime, or the config's test
@@ -61,7 +62,7 @@ def other_shape(shape) -> tuple[int, int]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from depict.deploy.onnx import export_onnx, load_segmentor, verify_onnx
+    from depict.deploy.onnx import export_onnx, input_shape, load_segmentor, verify_onnx
     segmentor = load_segmentor(args.config, args.checkpoint, cfg_options=args.cfg_options)
     shape = tuple(args.shape) if args.shape else default_shape(segmentor)
     info = export_onnx(segmentor, args.out, shape=shape, dynamic=args.dynamic,
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
         return 0
     # A second size where the graph's height and width are dynamic (not for a
     # fixed-size backbone such as BEiT: the contract's shape holds numbers).
-    sizes_dynamic = isinstance(info['input']['shape'][2], str)
+    sizes_dynamic = isinstance(input_shape(info)[2], str)
     shapes = [shape, other_shape(shape)] if sizes_dynamic else [shape]
     failed = False
     for result in verify_onnx(args.out, segmentor, shapes):
