@@ -31,6 +31,26 @@ def test_size_generic_padding_equals_mmseg(padding, size):
     assert torch.equal(generic(x), stock(x))
 
 
+@pytest.mark.parametrize('padding', ['corner', 'same'])
+@pytest.mark.parametrize('kernel,stride,dilation', [(3, 4, 1), (7, 4, 1), (3, 2, 2), (2, 2, 1)])
+@pytest.mark.parametrize('size', [(8, 9), (13, 5), (1, 3)])
+def test_size_generic_padding_integer_form_equals_mmseg(padding, kernel, stride, dilation, size):
+    """The integer ceiling division and the dropped ``max`` give mmseg's
+    amounts for windows narrower than, as wide as and wider than the stride
+    (the narrower one keeps the clamp at 0), dilated too, for mmcv's copy."""
+    from mmcv.cnn.bricks.transformer import AdaptivePadding as MMCVAdaptivePadding
+
+    from depict.models.backbones.vit_base import size_generic_padding_
+    stock = MMCVAdaptivePadding(kernel_size=kernel, stride=stride, dilation=dilation,
+                                padding=padding)
+    generic = size_generic_padding_(torch.nn.Sequential(
+        MMCVAdaptivePadding(kernel_size=kernel, stride=stride, dilation=dilation,
+                            padding=padding)))[0]
+    assert type(generic) is not MMCVAdaptivePadding
+    x = torch.randn(1, 2, *size)
+    assert torch.equal(generic(x), stock(x))
+
+
 def test_fused_vit_swaps_in_size_generic_padding():
     vit = FusedVisionTransformer(img_size=(32, 32), patch_size=8, embed_dims=16, num_layers=1,
                                  num_heads=2)
